@@ -1,0 +1,51 @@
+# Two commands for a new machine: `make run` and `make test`. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# make run and the tests are development instances; production sets DEBUG=false and SECRET_KEY.
+export DEBUG ?= true
+HOST ?= 127.0.0.1
+PORT ?= 8000
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cdp_bench
+
+.PHONY: run test test-postgres bench lint messages clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+install: $(BIN)/.installed
+
+run: $(BIN)/.installed
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py generate_demo_data --profiles 300 --if-empty
+	$(BIN)/python manage.py ensure_admin
+	@echo "Starting the web server on http://$(HOST):$(PORT)/admin/, a Celery worker and beat (Ctrl-C stops all three)."
+	@trap 'kill 0' INT TERM EXIT; \
+	$(BIN)/celery -A cdp worker --loglevel=INFO --concurrency=2 & \
+	$(BIN)/celery -A cdp beat --loglevel=INFO & \
+	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
+	wait
+
+test: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
+	$(BIN)/pytest
+
+test-postgres: $(BIN)/.installed
+	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/cdp} $(BIN)/pytest
+
+bench: $(BIN)/.installed
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(BIN)/python -m bench
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+messages: $(BIN)/.installed
+	$(BIN)/python manage.py makemessages -l fr --ignore=.venv --ignore=var --no-obsolete
+	$(BIN)/python manage.py compilemessages -l fr --ignore=.venv
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,86 @@
+"""Reads on profiles, and the consent gate: the one rule for who may be contacted."""
+
+from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.utils.translation import gettext as _
+
+from profiles.models import (
+    CHANNEL_ADDRESS_KIND,
+    Channel,
+    ConsentRecord,
+    ConsentState,
+    ConsentStatus,
+    Event,
+    Identifier,
+    IdentifierKind,
+    Profile,
+)
+from profiles.normalisation import normalise_identifier
+
+
+def consent_gate(*, channel: str) -> QuerySet[ConsentState]:
+    """Who may be activated on ``channel``, and at which address: one row per (profile, address).
+
+    This is the only place that decides it; every path to the outside (campaign
+    runs, triggered sends, exports, partner API) filters through it. A profile
+    passes when its current consent for the channel is granted, it is not marked
+    "do not contact", and, for email, SMS and phone, the consented address is
+    still one of its identifiers. No record means no consent.
+    """
+    if channel not in Channel.values:
+        raise ValidationError(
+            {"channel": _("“%(channel)s” is not a channel (channels: %(known)s).")
+             % {"channel": channel, "known": ", ".join(Channel.values)}}
+        )
+    allowed = ConsentState.objects.filter(
+        channel=channel, status=ConsentStatus.GRANTED, profile__do_not_contact=False
+    )
+    address_kind = CHANNEL_ADDRESS_KIND.get(channel)
+    if address_kind is None:
+        return allowed.filter(address="")
+    held = Identifier.objects.filter(profile=OuterRef("profile"), kind=address_kind, value=OuterRef("address"))
+    return allowed.exclude(address="").filter(Exists(held))
+
+
+def consent_gate_allows(*, profile: Profile, channel: str, address: str | None = None) -> bool:
+    """May this profile be contacted on ``channel`` (at ``address``, when given)?"""
+    allowed = consent_gate(channel=channel).filter(profile=profile)
+    if address is not None:
+        address_kind = CHANNEL_ADDRESS_KIND.get(channel)
+        if address_kind is not None:
+            address = normalise_identifier(address_kind, address)
+        allowed = allowed.filter(address=address)
+    return allowed.exists()
+
+
+def profiles_contactable(*, channel: str) -> QuerySet[Profile]:
+    """Profiles with at least one address (or a person-wide consent) the gate allows on ``channel``."""
+    return Profile.objects.filter(Exists(consent_gate(channel=channel).filter(profile=OuterRef("pk"))))
+
+
+def profile_identified_filter() -> Exists:
+    """True for a profile known by more than a cookie or device id."""
+    return Exists(
+        Identifier.objects.filter(profile=OuterRef("pk")).exclude(kind=IdentifierKind.ANONYMOUS_ID)
+    )
+
+
+def profile_find(*, kind: str, value: str) -> Profile | None:
+    """The profile holding this identifier (normalised first), or None."""
+    value = normalise_identifier(kind, value)
+    return Profile.objects.filter(identifiers__kind=kind, identifiers__value=value).first()
+
+
+def profile_detail(*, pk: int) -> Profile:
+    """A profile with its identifiers, consents and merge history loaded."""
+    return Profile.objects.prefetch_related(
+        "identifiers",
+        Prefetch("consents", queryset=ConsentState.objects.order_by("channel", "address")),
+        Prefetch("consent_records", queryset=ConsentRecord.objects.order_by("-occurred_at", "-id")),
+        "merge_logs",
+    ).get(pk=pk)
+
+
+def profile_timeline(*, profile: Profile, limit: int = 100) -> QuerySet[Event]:
+    """The latest events of a profile, newest first."""
+    return profile.events.order_by("-occurred_at", "-id")[:limit]

@@ -1,0 +1,37 @@
+"""Named people reused by every test: alice, bob and charlie."""
+
+import pytest
+
+from profiles.models import MergeReason, Profile
+from profiles.services import profile_resolve, profile_update
+
+ALICE_EMAIL = "alice.martin@example.fr"
+BOB_PHONE = "+33612345678"
+
+
+def make_profile(*, identifiers: dict, source: str = "test", **fields) -> Profile:
+    profile = profile_resolve(identifiers=identifiers, source=source, reason=MergeReason.MANUAL).profile
+    if fields:
+        profile_update(profile=profile, fields=fields)
+    return profile
+
+
+@pytest.fixture
+def alice(db) -> Profile:
+    return make_profile(
+        identifiers={"email": ALICE_EMAIL, "crm_id": "CRM-001"},
+        first_name="Alice",
+        last_name="Martin",
+        city="Lyon",
+        country="FR",
+    )
+
+
+@pytest.fixture
+def bob(db) -> Profile:
+    return make_profile(identifiers={"phone": BOB_PHONE}, first_name="Bob", last_name="Durand", city="Nantes")
+
+
+@pytest.fixture
+def charlie(db) -> Profile:
+    return make_profile(identifiers={"anonymous_id": "cookie-charlie-42"})
