@@ -335,7 +335,7 @@ def consent_record(
         errors["source"] = _("Say where the consent comes from (form, import, API, admin).")
     if occurred_at is not None and timezone.is_naive(occurred_at):
         errors["occurred_at"] = _("The date and time must carry a time zone.")
-    if occurred_at is not None and occurred_at > timezone.now() + datetime.timedelta(minutes=5):
+    elif occurred_at is not None and occurred_at > timezone.now() + datetime.timedelta(minutes=5):
         errors["occurred_at"] = _("A consent cannot be dated in the future.")
     if errors:
         raise ValidationError(errors)

@@ -1,0 +1,69 @@
+import pytest
+from django.core.exceptions import ValidationError
+from django.test import override_settings
+
+from profiles.normalisation import normalise_identifier, normalise_identifiers
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "stored"),
+    [
+        ("email", "  Alice.Martin@Example.FR ", "alice.martin@example.fr"),
+        ("phone", "06 12 34 56 78", "+33612345678"),
+        ("phone", "06.12.34.56.78", "+33612345678"),
+        ("phone", "+33 6 12 34 56 78", "+33612345678"),
+        ("phone", "0033612345678", "+33612345678"),
+        ("phone", "+32 470 12 34 56", "+32470123456"),
+        ("crm_id", " CRM-001 ", "CRM-001"),
+        ("anonymous_id", "9b2f-cookie", "9b2f-cookie"),
+    ],
+)
+def test_identifiers_are_stored_normalised(kind, raw, stored):
+    assert normalise_identifier(kind, raw) == stored
+
+
+@override_settings(CDP_DEFAULT_PHONE_REGION="BE")
+def test_a_local_phone_number_is_read_in_the_default_region():
+    assert normalise_identifier("phone", "0470 12 34 56") == "+32470123456"
+
+
+@pytest.mark.parametrize(
+    ("kind", "raw", "message"),
+    [
+        ("email", "alice.example.fr", "“alice.example.fr” is not a valid email address."),
+        ("email", "alice@", "“alice@” is not a valid email address."),
+        # Accented local parts need SMTPUTF8, which most sending services refuse.
+        ("email", "élodie@exemple.fr", "“élodie@exemple.fr” is not a valid email address."),
+        ("phone", "12", "“12” is not a valid phone number."),
+        ("phone", "06 12 34", "“06 12 34” is not a valid phone number."),
+        ("phone", "not a phone", "“not a phone” is not a valid phone number."),
+        ("crm_id", "   ", "The identifier is empty."),
+    ],
+)
+def test_an_invalid_identifier_is_refused_naming_its_kind(kind, raw, message):
+    with pytest.raises(ValidationError) as error:
+        normalise_identifier(kind, raw)
+
+    assert error.value.message_dict == {kind: [message]}
+
+
+def test_an_unknown_identifier_kind_is_refused():
+    with pytest.raises(ValidationError) as error:
+        normalise_identifier("fax", "0123")
+
+    assert "“fax” is not a known identifier kind" in error.value.message_dict["kind"][0]
+
+
+@override_settings(CDP_EXTRA_IDENTIFIER_KINDS=["loyalty_card"])
+def test_a_deployment_can_add_identifier_kinds():
+    assert normalise_identifier("loyalty_card", " LC-77 ") == "LC-77"
+
+
+def test_several_identifiers_are_normalised_deduplicated_and_every_error_reported():
+    assert normalise_identifiers({"email": ["A@x.fr", " a@X.fr"], "phone": "06 12 34 56 78", "crm_id": ""}) == [
+        ("email", "a@x.fr"),
+        ("phone", "+33612345678"),
+    ]
+    with pytest.raises(ValidationError) as error:
+        normalise_identifiers({"email": "nope", "phone": "12"})
+    assert set(error.value.message_dict) == {"email", "phone"}
