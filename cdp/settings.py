@@ -26,11 +26,9 @@ if "SECRET_KEY" in env or not DEBUG:
     try:
         SECRET_KEY = env.str("SECRET_KEY")
     except ImproperlyConfigured as error:
-        raise ImproperlyConfigured(
-            "Set the SECRET_KEY environment variable (required when DEBUG is off)."
-        ) from error
+        raise ImproperlyConfigured("Set the SECRET_KEY environment variable (required when DEBUG is off).") from error
 else:
-    SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = "insecure-development-key-do-not-use-in-production"  # noqa: S105 (DEBUG only)
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

@@ -40,6 +40,17 @@ def _related_tables(profile: Profile) -> dict[str, list[models.Model]]:
     return tables
 
 
+def gdpr_held_rows(*, profile: Profile) -> list[tuple[str, int]]:
+    """How many rows of each table hold data about the person: what an erasure deletes besides the profile."""
+    counts = []
+    for relation in Profile._meta.related_objects:
+        model = relation.related_model
+        count = model._default_manager.filter(**{relation.field.name: profile}).count()
+        if count:
+            counts.append((str(model._meta.verbose_name_plural), count))
+    return counts
+
+
 @transaction.atomic
 def gdpr_export(*, profile: Profile, actor: str, reason: str = "") -> dict[str, Any]:
     """Everything held about the person, as JSON-ready data: the profile and every related table."""
@@ -68,15 +79,11 @@ def gdpr_erase(*, profile: Profile, actor: str, reason: str = "") -> PrivacyLog:
     counts) and anonymous aggregates computed elsewhere.
     """
     related = _related_tables(profile)
-    for label, rows in related.items():
+    for rows in related.values():
         if rows:
             content_type = ContentType.objects.get_for_model(rows[0])
-            LogEntry.objects.filter(
-                content_type=content_type, object_id__in=[str(row.pk) for row in rows]
-            ).delete()
-    LogEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(Profile), object_id=str(profile.pk)
-    ).delete()
+            LogEntry.objects.filter(content_type=content_type, object_id__in=[str(row.pk) for row in rows]).delete()
+    LogEntry.objects.filter(content_type=ContentType.objects.get_for_model(Profile), object_id=str(profile.pk)).delete()
     profile_uuid = profile.uuid
     profile.delete()
     return PrivacyLog.objects.create(

@@ -74,7 +74,7 @@ class Profile(models.Model):
         default=dict,
         blank=True,
         encoder=DjangoJSONEncoder,
-        help_text=_("Any other attribute, as a JSON object, for example {\"loyalty_tier\": \"gold\"}."),
+        help_text=_('Any other attribute, as a JSON object, for example {"loyalty_tier": "gold"}.'),
     )
     do_not_track = models.BooleanField(
         _("do not track"),
@@ -172,17 +172,13 @@ class ConsentRecord(models.Model):
 class ConsentState(models.Model):
     """The current consent per (profile, channel, address), derived from the log."""
 
-    profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="consents", verbose_name=_("profile")
-    )
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="consents", verbose_name=_("profile"))
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=255, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=ConsentStatus.choices)
     legal_basis = models.CharField(_("legal basis"), max_length=32, choices=LegalBasis.choices)
     occurred_at = models.DateTimeField(_("since"))
-    record = models.ForeignKey(
-        ConsentRecord, on_delete=models.CASCADE, related_name="+", verbose_name=_("log entry")
-    )
+    record = models.ForeignKey(ConsentRecord, on_delete=models.CASCADE, related_name="+", verbose_name=_("log entry"))
 
     class Meta:
         verbose_name = _("consent")
@@ -212,9 +208,7 @@ class EventType(models.TextChoices):
 
 
 class Event(models.Model):
-    profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="events", verbose_name=_("profile")
-    )
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events", verbose_name=_("profile"))
     type = models.CharField(_("type"), max_length=64)
     properties = models.JSONField(_("properties"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField(_("occurred at"))
@@ -237,6 +231,7 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["profile", "type", "occurred_at"]),
             models.Index(fields=["type", "occurred_at"]),
+            models.Index(fields=["occurred_at"]),
         ]
 
     def __str__(self) -> str:

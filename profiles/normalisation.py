@@ -59,8 +59,10 @@ def normalise_identifier(kind: str, raw: str) -> str:
     known = {choice for choice, _label in identifier_kind_choices()}
     if kind not in known:
         raise ValidationError(
-            {"kind": _("“%(kind)s” is not a known identifier kind (known: %(known)s).")
-             % {"kind": kind, "known": ", ".join(sorted(known))}},
+            {
+                "kind": _("“%(kind)s” is not a known identifier kind (known: %(known)s).")
+                % {"kind": kind, "known": ", ".join(sorted(known))}
+            },
             code="unknown_identifier_kind",
         )
     if kind == IdentifierKind.EMAIL:

@@ -1,7 +1,10 @@
 """Reads on profiles, and the consent gate: the one rule for who may be contacted."""
 
+import contextlib
+import uuid
+
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from profiles.models import (
@@ -14,6 +17,7 @@ from profiles.models import (
     Identifier,
     IdentifierKind,
     Profile,
+    identifier_kind_choices,
 )
 from profiles.normalisation import normalise_identifier
 
@@ -29,12 +33,12 @@ def consent_gate(*, channel: str) -> QuerySet[ConsentState]:
     """
     if channel not in Channel.values:
         raise ValidationError(
-            {"channel": _("“%(channel)s” is not a channel (channels: %(known)s).")
-             % {"channel": channel, "known": ", ".join(Channel.values)}}
+            {
+                "channel": _("“%(channel)s” is not a channel (channels: %(known)s).")
+                % {"channel": channel, "known": ", ".join(Channel.values)}
+            }
         )
-    allowed = ConsentState.objects.filter(
-        channel=channel, status=ConsentStatus.GRANTED, profile__do_not_contact=False
-    )
+    allowed = ConsentState.objects.filter(channel=channel, status=ConsentStatus.GRANTED, profile__do_not_contact=False)
     address_kind = CHANNEL_ADDRESS_KIND.get(channel)
     if address_kind is None:
         return allowed.filter(address="")
@@ -60,9 +64,7 @@ def profiles_contactable(*, channel: str) -> QuerySet[Profile]:
 
 def profile_identified_filter() -> Exists:
     """True for a profile known by more than a cookie or device id."""
-    return Exists(
-        Identifier.objects.filter(profile=OuterRef("pk")).exclude(kind=IdentifierKind.ANONYMOUS_ID)
-    )
+    return Exists(Identifier.objects.filter(profile=OuterRef("pk")).exclude(kind=IdentifierKind.ANONYMOUS_ID))
 
 
 def profile_find(*, kind: str, value: str) -> Profile | None:
@@ -84,3 +86,32 @@ def profile_detail(*, pk: int) -> Profile:
 def profile_timeline(*, profile: Profile, limit: int = 100) -> QuerySet[Event]:
     """The latest events of a profile, newest first."""
     return profile.events.order_by("-occurred_at", "-id")[:limit]
+
+
+def profile_search_q(term: str, *, prefix: str = "", names: bool = True) -> Q:
+    """Rows whose profile holds ``term`` as an identifier (normalised as stored), or whose name contains it.
+
+    ``prefix`` is the path from the searched model to the profile ("" for Profile, "profile__" for Event).
+    """
+    term = term.strip()
+    match = Q()
+    looks_like_address = False
+    for kind, _label in identifier_kind_choices():
+        try:
+            match |= Q(kind=kind, value=normalise_identifier(kind, term))
+        except ValidationError:
+            continue
+        looks_like_address = looks_like_address or kind in (IdentifierKind.EMAIL, IdentifierKind.PHONE)
+    # No kind accepts the term (too long for any identifier): an empty filter would match everybody.
+    holders = Identifier.objects.filter(match).values("profile_id") if match else []
+    found = Q(**{f"{prefix}pk__in": holders})
+    with contextlib.suppress(ValueError):
+        found |= Q(**{f"{prefix}uuid": uuid.UUID(term)})
+    # An email or a phone number is never part of a name; skipping the name scan keeps
+    # such a search an index lookup on a large table.
+    if names and not looks_like_address:
+        in_names = Q()
+        for word in term.split():
+            in_names &= Q(**{f"{prefix}first_name__icontains": word}) | Q(**{f"{prefix}last_name__icontains": word})
+        found |= in_names
+    return found

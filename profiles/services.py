@@ -33,6 +33,7 @@ from profiles.models import (
     PrivacyAction,
     PrivacyLog,
     Profile,
+    identifier_kind_choices,
 )
 from profiles.normalisation import IdentifierInput, normalise_identifier, normalise_identifiers
 
@@ -73,8 +74,13 @@ def _check_single_valued(held: Iterable[tuple[str, str]]) -> None:
     for kind, found in values.items():
         if len(found) > 1:
             raise IdentityConflict(
-                {kind: _("These identifiers belong to different %(kind)s values (%(values)s): a person has only one, so the profiles are not merged.")
-                 % {"kind": kind, "values": ", ".join(sorted(found))}},
+                {
+                    kind: _(
+                        "These identifiers belong to two different people: a person has one %(kind)s and "
+                        "these are %(values)s. The profiles are not merged."
+                    )
+                    % {"kind": dict(identifier_kind_choices()).get(kind, kind), "values": ", ".join(sorted(found))}
+                },
                 code="identity_conflict",
             )
 
@@ -154,6 +160,41 @@ def _identifiers_add(*, profile: Profile, pairs: list[tuple[str, str]], source: 
         )
 
 
+def identifier_check(*, profile: Profile, kind: str, value: str) -> str:
+    """The normalised value, if ``profile`` may take this identifier; ValidationError on "value" otherwise."""
+    try:
+        value = normalise_identifier(kind, value)
+    except ValidationError as error:
+        raise ValidationError({"value": [m for messages in error.message_dict.values() for m in messages]}) from None
+    holder = Identifier.objects.filter(kind=kind, value=value).select_related("profile").first()
+    if holder is not None and holder.profile_id != profile.pk:
+        raise ValidationError(
+            {
+                "value": _(
+                    "%(value)s already belongs to another profile, “%(profile)s” (profile number %(id)s). "
+                    "They are probably the same person: merge the two profiles instead (tick both in the "
+                    "profile list, then choose the action “Merge the selected profiles”)."
+                )
+                % {"value": value, "profile": holder.profile, "id": holder.profile_id}
+            },
+            code="held_by_another_profile",
+        )
+    if holder is not None:
+        raise ValidationError({"value": _("This profile already has %(value)s.") % {"value": value}})
+    try:
+        _check_single_valued([*profile.identifiers.values_list("kind", "value"), (kind, value)])
+    except IdentityConflict as error:
+        raise IdentityConflict({"value": error.message_dict[kind]}, code="identity_conflict") from None
+    return value
+
+
+@transaction.atomic
+def identifier_add(*, profile: Profile, kind: str, value: str, source: str) -> Identifier:
+    """Give ``profile`` one more identifier, checked by ``identifier_check``."""
+    value = identifier_check(profile=profile, kind=kind, value=value)
+    return Identifier.objects.create(profile=profile, kind=kind, value=value, source=source)
+
+
 # Other apps whose rows must move in a particular way when two profiles merge
 # (for example rows unique per profile) register a handler here from their
 # AppConfig.ready(); any other row pointing at a profile is simply re-pointed.
@@ -167,9 +208,7 @@ def register_merge_handler(handler: MergeHandler) -> None:
 
 
 @transaction.atomic
-def profile_merge(
-    *, survivor: Profile, absorbed: Profile, reason: str, source: str = "", detail: str = ""
-) -> MergeLog:
+def profile_merge(*, survivor: Profile, absorbed: Profile, reason: str, source: str = "", detail: str = "") -> MergeLog:
     """Move everything ``absorbed`` holds onto ``survivor``, log it, delete ``absorbed``.
 
     Consent is never created by a merge: the log entries move with the address
@@ -472,7 +511,10 @@ def profile_set_do_not_contact(*, profile: Profile, value: bool, actor: str, rea
     profile.do_not_contact = value
     profile.save(update_fields=["do_not_contact", "updated_at"])
     PrivacyLog.objects.create(
-        action=PrivacyAction.DO_NOT_CONTACT, profile_uuid=profile.uuid, actor=actor, reason=reason, detail={"value": value}
+        action=PrivacyAction.DO_NOT_CONTACT,
+        profile_uuid=profile.uuid,
+        actor=actor,
+        reason=reason,
+        detail={"value": value},
     )
     return profile
-

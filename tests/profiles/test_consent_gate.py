@@ -28,7 +28,12 @@ def test_no_consent_record_means_no_contact(alice):
 
 
 def test_a_granted_consent_lets_the_profile_through_at_that_address(alice):
-    grant(alice, "email", ALICE_EMAIL.upper(), proof={"form_url": "https://shop.example.fr/newsletter", "ip": "203.0.113.9"})
+    grant(
+        alice,
+        "email",
+        ALICE_EMAIL.upper(),
+        proof={"form_url": "https://shop.example.fr/newsletter", "ip": "203.0.113.9"},
+    )
 
     assert consent_gate_allows(profile=alice, channel="email")
     assert consent_gate_allows(profile=alice, channel="email", address=f" {ALICE_EMAIL} ")
@@ -141,13 +146,21 @@ def test_a_merge_keeps_each_address_consent_and_a_later_withdrawal_wins(alice, b
         ({"channel": "advertising", "status": "granted", "address": ALICE_EMAIL}, "address"),
         ({"channel": "email", "status": "granted", "address": ALICE_EMAIL, "source": ""}, "source"),
         (
-            {"channel": "email", "status": "granted", "address": ALICE_EMAIL,
-             "occurred_at": timezone.now() + datetime.timedelta(days=1)},
+            {
+                "channel": "email",
+                "status": "granted",
+                "address": ALICE_EMAIL,
+                "occurred_at": timezone.now() + datetime.timedelta(days=1),
+            },
             "occurred_at",
         ),
         (
-            {"channel": "email", "status": "granted", "address": ALICE_EMAIL,
-             "occurred_at": datetime.datetime(2026, 1, 1, 12, 0)},
+            {
+                "channel": "email",
+                "status": "granted",
+                "address": ALICE_EMAIL,
+                "occurred_at": datetime.datetime(2026, 1, 1, 12, 0),
+            },
             "occurred_at",
         ),
     ],

@@ -34,8 +34,9 @@ def test_an_event_is_kept_on_the_profile_of_its_identifiers(alice):
 
 
 def test_an_event_from_an_unknown_visitor_creates_an_anonymous_profile(db):
-    event = event_track(type="page_view", identifiers={"anonymous_id": "cookie-new"}, source="web",
-                        properties={"url": "/soldes"})
+    event = event_track(
+        type="page_view", identifiers={"anonymous_id": "cookie-new"}, source="web", properties={"url": "/soldes"}
+    )
 
     assert list(event.profile.identifiers.values_list("kind", "value")) == [("anonymous_id", "cookie-new")]
     assert event.revenue is None and event.currency == ""

@@ -7,8 +7,8 @@ from django.core.management import CommandError, call_command
 from django.db import models
 
 from profiles.gdpr import gdpr_erase, gdpr_export
-from profiles.models import MergeReason, PrivacyAction, PrivacyLog, Profile
-from profiles.services import consent_record, event_track, profile_merge, profile_resolve, profile_update
+from profiles.models import PrivacyAction, PrivacyLog, Profile
+from profiles.services import consent_record, event_track, profile_resolve, profile_update
 from tests.conftest import ALICE_EMAIL, make_profile
 
 pytestmark = pytest.mark.django_db
@@ -38,11 +38,20 @@ def zoe(db) -> Profile:
     make_profile(identifiers={"phone": ZOE["phone"], "anonymous_id": ZOE["anonymous_id"]}, source="web")
     zoe = profile_resolve(identifiers={"email": ZOE["email"], "phone": ZOE["phone"]}, source="shop").profile
     consent_record(
-        profile=zoe, channel="email", status="granted", address=ZOE["email"], source="newsletter form",
+        profile=zoe,
+        channel="email",
+        status="granted",
+        address=ZOE["email"],
+        source="newsletter form",
         proof={"ip": ZOE["ip"], "form_url": "https://shop.example.fr/n", "wording_version": "v3"},
     )
-    event_track(type="purchase", identifiers={"email": ZOE["email"]}, source="shop", revenue="120.00",
-                properties={"order_id": ZOE["order"]})
+    event_track(
+        type="purchase",
+        identifiers={"email": ZOE["email"]},
+        source="shop",
+        revenue="120.00",
+        properties={"order_id": ZOE["order"]},
+    )
     return zoe
 
 
@@ -70,8 +79,11 @@ def every_stored_value() -> str:
     """Every text and JSON value of every table of the project, to look for a person in."""
     chunks = []
     for model in apps.get_models():
-        fields = [f.attname for f in model._meta.concrete_fields
-                  if isinstance(f, models.CharField | models.TextField | models.JSONField | models.UUIDField)]
+        fields = [
+            f.attname
+            for f in model._meta.concrete_fields
+            if isinstance(f, models.CharField | models.TextField | models.JSONField | models.UUIDField)
+        ]
         if fields:
             for row in model._default_manager.values_list(*fields):
                 chunks.append(json.dumps(row, default=str, ensure_ascii=False))

@@ -13,7 +13,11 @@ pytestmark = pytest.mark.django_db
 
 def test_a_merge_moves_identifiers_events_and_consents_and_fills_blank_fields(alice, bob):
     profile_update(profile=alice, fields={}, traits={"loyalty_tier": "gold"})
-    profile_update(profile=bob, fields={"birth_date": datetime.date(1990, 5, 17)}, traits={"loyalty_tier": "silver", "store": "Nantes"})
+    profile_update(
+        profile=bob,
+        fields={"birth_date": datetime.date(1990, 5, 17)},
+        traits={"loyalty_tier": "silver", "store": "Nantes"},
+    )
     event_track(type="purchase", identifiers={"phone": BOB_PHONE}, source="shop", revenue="49.90")
     consent_record(profile=bob, channel="sms", status="granted", address=BOB_PHONE, source="shop form")
 
@@ -77,10 +81,21 @@ def test_refusing_to_be_tracked_survives_a_merge_and_clears_behavioural_data(ali
 def test_a_merge_keeps_the_time_order_of_consents_so_the_latest_word_wins(alice, bob):
     now = timezone.now()
     profile_resolve(identifiers={"phone": BOB_PHONE, "email": "bob@example.fr"}, source="crm")
-    consent_record(profile=bob, channel="email", status="granted", address="bob@example.fr", source="form",
-                   occurred_at=now - datetime.timedelta(days=10))
-    consent_record(profile=alice, channel="email", status="withdrawn", source="unsubscribe link",
-                   occurred_at=now - datetime.timedelta(days=1))
+    consent_record(
+        profile=bob,
+        channel="email",
+        status="granted",
+        address="bob@example.fr",
+        source="form",
+        occurred_at=now - datetime.timedelta(days=10),
+    )
+    consent_record(
+        profile=alice,
+        channel="email",
+        status="withdrawn",
+        source="unsubscribe link",
+        occurred_at=now - datetime.timedelta(days=1),
+    )
 
     profile_merge(survivor=alice, absorbed=bob, reason=MergeReason.MANUAL)
 
