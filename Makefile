@@ -44,7 +44,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff format --check .
 
 messages: $(BIN)/.installed
-	$(BIN)/python manage.py makemessages -l fr --ignore=.venv --ignore=var --no-obsolete
+	$(BIN)/python manage.py makemessages -l fr --ignore=.venv --ignore=var --ignore=bench --no-obsolete
 	$(BIN)/python manage.py compilemessages -l fr --ignore=.venv
 
 clean:

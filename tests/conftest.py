@@ -1,6 +1,7 @@
 """Named people reused by every test: alice, bob and charlie."""
 
 import pytest
+from django.utils import translation
 
 from profiles.models import MergeReason, Profile
 from profiles.services import profile_resolve, profile_update
@@ -14,6 +15,13 @@ def make_profile(*, identifiers: dict, source: str = "test", **fields) -> Profil
     if fields:
         profile_update(profile=profile, fields=fields)
     return profile
+
+
+@pytest.fixture(autouse=True)
+def english_after_each_test():
+    """A request in French switches the thread's language: give the next test English back."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -189,7 +189,7 @@ def test_the_profile_page_shows_the_latest_fifty_events_with_a_constant_number_o
     with_two_thousand, content = queries_for_the_page()
 
     assert with_two_thousand == with_five
-    assert "50 latest of 2000 events" in content
+    assert "Showing the latest 50 of 2000 events" in content
     assert "/page-1999" in content and "/page-1950" in content
     assert "/page-1949" not in content
     all_events = admin_client.get(reverse("admin:profiles_event_changelist"), {"profile__id__exact": alice.pk})
