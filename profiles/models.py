@@ -102,7 +102,7 @@ class Profile(models.Model):
 
 class Identifier(models.Model):
     profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="identifiers", verbose_name=_("profile")
+        Profile, on_delete=models.CASCADE, related_name="identifiers", verbose_name=_("profile"), db_index=False
     )
     kind = models.CharField(_("kind"), max_length=32, choices=identifier_kind_choices)
     value = models.CharField(
@@ -129,7 +129,7 @@ class ConsentRecord(models.Model):
     """One line of the append-only consent log: what the person said, when, and the proof."""
 
     profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="consent_records", verbose_name=_("profile")
+        Profile, on_delete=models.CASCADE, related_name="consent_records", verbose_name=_("profile"), db_index=False
     )
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
     status = models.CharField(_("status"), max_length=16, choices=ConsentStatus.choices)
@@ -172,7 +172,9 @@ class ConsentRecord(models.Model):
 class ConsentState(models.Model):
     """The current consent per (profile, channel, address), derived from the log."""
 
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="consents", verbose_name=_("profile"))
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="consents", verbose_name=_("profile"), db_index=False
+    )
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
     address = models.CharField(_("address"), max_length=255, blank=True)
     status = models.CharField(_("status"), max_length=16, choices=ConsentStatus.choices)
@@ -208,7 +210,9 @@ class EventType(models.TextChoices):
 
 
 class Event(models.Model):
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="events", verbose_name=_("profile"))
+    profile = models.ForeignKey(
+        Profile, on_delete=models.CASCADE, related_name="events", verbose_name=_("profile"), db_index=False
+    )
     type = models.CharField(_("type"), max_length=64)
     properties = models.JSONField(_("properties"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     occurred_at = models.DateTimeField(_("occurred at"))
@@ -216,18 +220,24 @@ class Event(models.Model):
     source = models.CharField(_("source"), max_length=200, blank=True)
     revenue = models.DecimalField(_("revenue"), max_digits=14, decimal_places=2, null=True, blank=True)
     currency = models.CharField(_("currency"), max_length=3, blank=True)
-    message_id = models.CharField(
+    # NULL, not "", for "no id": SQL's unique rule already ignores NULLs.
+    message_id = models.CharField(  # noqa: DJ001
         _("message id"),
         max_length=100,
         null=True,
         blank=True,
-        unique=True,
         help_text=_("Sender's unique id of the event: the same event sent twice is kept once."),
     )
 
     class Meta:
         verbose_name = _("event")
         verbose_name_plural = _("events")
+        # Most events carry no message id: a partial index keeps bulk loads light.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_id"], condition=models.Q(message_id__isnull=False), name="event_unique_message_id"
+            ),
+        ]
         indexes = [
             models.Index(fields=["profile", "type", "occurred_at"]),
             models.Index(fields=["type", "occurred_at"]),

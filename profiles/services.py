@@ -252,7 +252,7 @@ def profile_merge(*, survivor: Profile, absorbed: Profile, reason: str, source: 
     if survivor.do_not_track:
         Event.objects.filter(profile=survivor).delete()
     survivor.save()
-    _consent_state_rebuild(profile=survivor)
+    consent_state_rebuild(profile=survivor)
 
     log = MergeLog.objects.create(
         survivor=survivor,
@@ -302,7 +302,7 @@ def profile_update(
 # Consents
 
 
-def _consent_fold(records: Iterable[ConsentRecord]) -> dict[tuple[str, str], tuple[ConsentRecord, str]]:
+def consent_state_fold(records: Iterable[ConsentRecord]) -> dict[tuple[str, str], tuple[ConsentRecord, str]]:
     """Replay the log in time order: the latest word for each (channel, address) wins.
 
     A withdrawal without an address withdraws every address of the channel known so far.
@@ -316,7 +316,7 @@ def _consent_fold(records: Iterable[ConsentRecord]) -> dict[tuple[str, str], tup
     return state
 
 
-def _consent_state_rebuild(*, profile: Profile, channel: str | None = None) -> None:
+def consent_state_rebuild(*, profile: Profile, channel: str | None = None) -> None:
     records = ConsentRecord.objects.filter(profile=profile).order_by("occurred_at", "id")
     states = ConsentState.objects.filter(profile=profile)
     if channel:
@@ -333,7 +333,7 @@ def _consent_state_rebuild(*, profile: Profile, channel: str | None = None) -> N
                 occurred_at=record.occurred_at,
                 record=record,
             )
-            for (key_channel, address), (record, status) in _consent_fold(records).items()
+            for (key_channel, address), (record, status) in consent_state_fold(records).items()
         ]
     )
 
@@ -408,7 +408,7 @@ def consent_record(
         occurred_at=occurred_at or timezone.now(),
         recorded_by=recorded_by,
     )
-    _consent_state_rebuild(profile=profile, channel=channel)
+    consent_state_rebuild(profile=profile, channel=channel)
     return record
 
 
@@ -471,16 +471,23 @@ def event_track(
     resolution = profile_resolve(identifiers=pairs, source=source, reason=MergeReason.EVENT_LINK)
     if resolution.profile.do_not_track:
         return None
-    return Event.objects.create(
-        profile=resolution.profile,
-        type=type,
-        properties=dict(properties or {}),
-        occurred_at=occurred_at or timezone.now(),
-        source=source,
-        revenue=revenue,
-        currency=(currency or (settings.CDP_DEFAULT_CURRENCY if revenue is not None else "")).upper(),
-        message_id=message_id or None,
-    )
+    try:
+        with transaction.atomic():
+            return Event.objects.create(
+                profile=resolution.profile,
+                type=type,
+                properties=dict(properties or {}),
+                occurred_at=occurred_at or timezone.now(),
+                source=source,
+                revenue=revenue,
+                currency=(currency or (settings.CDP_DEFAULT_CURRENCY if revenue is not None else "")).upper(),
+                message_id=message_id or None,
+            )
+    except IntegrityError:
+        # The same message arriving twice at once: the other request kept it.
+        if message_id:
+            return Event.objects.get(message_id=message_id)
+        raise
 
 
 # ---------------------------------------------------------------------------

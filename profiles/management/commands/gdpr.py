@@ -25,8 +25,9 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="command line", help="who asked, kept in the privacy log")
         parser.add_argument("--yes", action="store_true", help="erase: do not ask for confirmation")
 
-    def handle(self, *args, action: str, person: str, output: str | None, reason: str, actor: str, yes: bool,
-               **options) -> None:
+    def handle(
+        self, *args, action: str, person: str, output: str | None, reason: str, actor: str, yes: bool, **options
+    ) -> None:
         profile = self._find(person)
         if action == "export":
             data = gdpr_export(profile=profile, actor=actor, reason=reason)

@@ -1,0 +1,65 @@
+"""Benchmarks of the platform: ``make bench`` runs ``python -m bench``.
+
+A benchmark is a function registered with ``@benchmark``. It receives a
+``BenchContext`` and returns the figures of one run (``Measurement``), timing
+only what it measures: setting up and cleaning up are its own business. The
+harness runs it ``--repeat`` times and prints, per figure, the median and the
+spread (min-max).
+
+Each app's benchmarks live in a module of this package, listed in
+``BENCHMARK_MODULES``; they run in that order, then in the order they are
+registered in their module.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import import_module
+
+BENCHMARK_MODULES = ("bench.profiles",)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    figure: str
+    value: float
+    unit: str
+    notes: str = ""
+
+
+@dataclass
+class BenchContext:
+    scale: int = 100_000  # profiles in the demo data set the benchmarks run on
+    operations: int = 1_000  # operations timed per run by the benchmarks of single operations
+    seed: int = 42
+    run: int = 0  # this run's number, from 0 to --repeat - 1
+
+
+BenchmarkFunction = Callable[[BenchContext], list[Measurement]]
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    description: str
+    function: BenchmarkFunction
+
+
+REGISTRY: dict[str, Benchmark] = {}
+
+
+def benchmark(name: str, *, description: str) -> Callable[[BenchmarkFunction], BenchmarkFunction]:
+    """Register a benchmark under ``name`` (what ``--only`` takes)."""
+
+    def register(function: BenchmarkFunction) -> BenchmarkFunction:
+        if name in REGISTRY and REGISTRY[name].function is not function:
+            raise ValueError(f"Two benchmarks are named {name!r}.")
+        REGISTRY[name] = Benchmark(name=name, description=description, function=function)
+        return function
+
+    return register
+
+
+def benchmarks_load() -> dict[str, Benchmark]:
+    for module in BENCHMARK_MODULES:
+        import_module(module)
+    return REGISTRY
