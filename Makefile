@@ -22,11 +22,7 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py generate_demo_data --profiles 300 --if-empty
 	$(BIN)/python manage.py ensure_admin
 	@echo "Starting the web server on http://$(HOST):$(PORT)/admin/, a Celery worker and beat (Ctrl-C stops all three)."
-	@trap 'kill 0' INT TERM EXIT; \
-	$(BIN)/celery -A cdp worker --loglevel=INFO --concurrency=2 & \
-	$(BIN)/celery -A cdp beat --loglevel=INFO & \
-	$(BIN)/python manage.py runserver $(HOST):$(PORT) --noreload & \
-	wait
+	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
 
 test: $(BIN)/.installed
 	$(BIN)/ruff check .
