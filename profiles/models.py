@@ -311,3 +311,71 @@ class PrivacyLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.profile_uuid}"
+
+
+class ImportStatus(models.TextChoices):
+    PREVIEWED = "previewed", _("Previewed (nothing imported)")
+    RUNNING = "running", _("Importing")
+    DONE = "done", _("Imported")
+    CANCELLED = "cancelled", _("Not imported: rows were rejected and you chose to import none")
+    FAILED = "failed", _("Failed: nothing imported")
+
+
+class ProfileImport(models.Model):
+    """One CRM file imported (or previewed): where it came from, how it was read, what it did."""
+
+    file_name = models.CharField(_("file"), max_length=255)
+    file_sha256 = models.CharField(_("file fingerprint (SHA-256)"), max_length=64, blank=True)
+    file_size = models.BigIntegerField(_("file size (bytes)"), default=0)
+    encoding = models.CharField(_("encoding"), max_length=32, blank=True)
+    delimiter = models.CharField(_("delimiter"), max_length=4, blank=True)
+    mapping = models.JSONField(
+        _("column mapping"), default=dict, blank=True, help_text=_("What each column of the file was imported into.")
+    )
+    all_or_nothing = models.BooleanField(
+        _("all or nothing"), default=False, help_text=_("Import nothing when any row is rejected.")
+    )
+    method = models.CharField(_("method"), max_length=32, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=ImportStatus.choices, default=ImportStatus.RUNNING)
+    error = models.TextField(_("error"), blank=True)
+    rows_read = models.PositiveIntegerField(_("rows read"), default=0)
+    rows_new = models.PositiveIntegerField(_("new profiles"), default=0)
+    rows_updated = models.PositiveIntegerField(_("updated profiles"), default=0)
+    rows_merged = models.PositiveIntegerField(_("rows that merged profiles"), default=0)
+    rows_rejected = models.PositiveIntegerField(_("rejected rows"), default=0)
+    created_by = models.CharField(_("imported by"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("started"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("CRM import")
+        verbose_name_plural = _("CRM imports")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.started_at:%Y-%m-%d %H:%M})"
+
+    @property
+    def source(self) -> str:
+        """How the import is named in the source of what it writes (identifiers, consents)."""
+        return f"import #{self.pk} {self.file_name}"[:200]
+
+
+class ImportRejection(models.Model):
+    """A row of an import that was not imported, with where and why."""
+
+    profile_import = models.ForeignKey(
+        ProfileImport, on_delete=models.CASCADE, related_name="rejections", verbose_name=_("import")
+    )
+    line = models.PositiveIntegerField(_("line"))
+    column = models.CharField(_("column"), max_length=255)
+    value = models.CharField(_("value"), max_length=255, blank=True)
+    reason = models.CharField(_("reason"), max_length=500)
+
+    class Meta:
+        verbose_name = _("rejected row")
+        verbose_name_plural = _("rejected rows")
+        ordering = ["line", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.line} {self.column}: {self.reason}"

@@ -1,0 +1,301 @@
+"""Checking one row of a CRM export: every value read, normalised, or refused with its column and reason."""
+
+import contextlib
+import datetime
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from profiles.models import CHANNEL_ADDRESS_KIND, ConsentStatus, Profile
+from profiles.normalisation import normalise_identifier
+
+MAX_CELL_LENGTH = 10_000
+
+_YES = {"oui", "o", "yes", "y", "1", "true", "vrai", "x", "opt-in", "optin", "opt in", "accepte", "granted", "ok"}
+_NO = {
+    "non",
+    "n",
+    "no",
+    "0",
+    "false",
+    "faux",
+    "opt-out",
+    "optout",
+    "opt out",
+    "refuse",
+    "withdrawn",
+    "desabonne",
+    "désabonné",
+    "désinscrit",
+    "desinscrit",
+}
+
+_COUNTRIES = {
+    "france": "FR",
+    "belgique": "BE",
+    "belgium": "BE",
+    "suisse": "CH",
+    "switzerland": "CH",
+    "luxembourg": "LU",
+    "monaco": "MC",
+    "canada": "CA",
+    "allemagne": "DE",
+    "germany": "DE",
+    "espagne": "ES",
+    "spain": "ES",
+    "italie": "IT",
+    "italy": "IT",
+    "royaume-uni": "GB",
+    "royaume uni": "GB",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "pays-bas": "NL",
+    "pays bas": "NL",
+    "netherlands": "NL",
+    "portugal": "PT",
+    "etats-unis": "US",
+    "états-unis": "US",
+    "united states": "US",
+    "usa": "US",
+    "maroc": "MA",
+    "morocco": "MA",
+    "algerie": "DZ",
+    "algérie": "DZ",
+    "tunisie": "TN",
+    "tunisia": "TN",
+}
+_LANGUAGES = {
+    "francais": "fr",
+    "français": "fr",
+    "french": "fr",
+    "anglais": "en",
+    "english": "en",
+    "allemand": "de",
+    "german": "de",
+    "espagnol": "es",
+    "spanish": "es",
+    "italien": "it",
+    "italian": "it",
+    "neerlandais": "nl",
+    "néerlandais": "nl",
+    "dutch": "nl",
+    "portugais": "pt",
+    "portuguese": "pt",
+}
+_DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})")
+_YMD = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
+_TIME = re.compile(r"(\d{1,2})[:hH](\d{2})(?::(\d{2}))?")
+
+
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    column: str
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ConsentCell:
+    channel: str
+    status: str
+    address: str
+    occurred_at: datetime.datetime | None
+    column: str
+    value: str
+
+
+@dataclass
+class ParsedRow:
+    line: int
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+    identifier_columns: dict[str, str] = field(default_factory=dict)  # kind -> first column holding it
+    fields: dict[str, Any] = field(default_factory=dict)
+    traits: dict[str, str] = field(default_factory=dict)
+    consents: list[ConsentCell] = field(default_factory=list)
+
+
+class CellError(ValueError):
+    """A value that cannot be read; the message is the reason shown to the user."""
+
+
+def _date_parts(text: str) -> tuple[datetime.date, str]:
+    """A date written dd/mm/yyyy (also with - or .) or yyyy-mm-dd, and what follows it."""
+    match = _YMD.match(text)
+    if match:
+        year, month, day = (int(part) for part in match.groups())
+    else:
+        match = _DMY.match(text)
+        if not match:
+            raise CellError(_("“%(value)s” is not a date: write it dd/mm/yyyy or yyyy-mm-dd.") % {"value": text})
+        day, month, year = (int(part) for part in match.groups())
+        if len(match.group(3)) != 4:
+            raise CellError(_("“%(value)s”: write the year with four digits.") % {"value": text})
+    try:
+        return datetime.date(year, month, day), text[match.end() :].strip()
+    except ValueError:
+        raise CellError(_("“%(value)s” is not a date that exists.") % {"value": text}) from None
+
+
+def parse_date(text: str) -> datetime.date:
+    date, rest = _date_parts(text)
+    # Excel writes "12/05/1980 00:00" for a date.
+    if rest and not re.fullmatch(r"0{1,2}[:hH]00(?::00)?", rest):
+        raise CellError(_("“%(value)s” is not a date: write it dd/mm/yyyy or yyyy-mm-dd.") % {"value": text})
+    return date
+
+
+def parse_datetime(text: str) -> datetime.datetime:
+    """A date with an optional time; without a time zone, the platform's time zone."""
+    with_zone = None
+    with contextlib.suppress(ValueError):
+        with_zone = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if with_zone is not None:
+        value = with_zone
+    else:
+        date, rest = _date_parts(text)
+        hour = minute = second = 0
+        if rest:
+            match = _TIME.fullmatch(rest)
+            if not match:
+                raise CellError(_("“%(value)s” is not a date and time: write it dd/mm/yyyy hh:mm.") % {"value": text})
+            hour, minute, second = int(match.group(1)), int(match.group(2)), int(match.group(3) or 0)
+        try:
+            value = datetime.datetime(date.year, date.month, date.day, hour, minute, second)
+        except ValueError:
+            raise CellError(_("“%(value)s” is not a time that exists.") % {"value": text}) from None
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    if value > timezone.now() + datetime.timedelta(days=1):
+        raise CellError(_("“%(value)s” is in the future.") % {"value": text})
+    return value
+
+
+def _birth_date(text: str) -> datetime.date:
+    value = parse_date(text)
+    if value > timezone.localdate() or value.year < 1900:
+        raise CellError(_("“%(value)s” is not a plausible birth date.") % {"value": text})
+    return value
+
+
+def _country(text: str) -> str:
+    code = _COUNTRIES.get(text.lower(), text.upper())
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        raise CellError(_("“%(value)s” is not a country: use its two-letter code, such as FR.") % {"value": text})
+    return code
+
+
+def _language(text: str) -> str:
+    code = _LANGUAGES.get(text.lower(), text.lower().replace("_", "-"))
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]{2})?", code):
+        raise CellError(_("“%(value)s” is not a language: use its code, such as fr or en.") % {"value": text})
+    return code.split("-")[0]
+
+
+def _consent_status(text: str) -> str:
+    value = text.lower()
+    if value in _YES:
+        return ConsentStatus.GRANTED
+    if value in _NO:
+        return ConsentStatus.WITHDRAWN
+    raise CellError(_("“%(value)s” is not a yes or a no (oui / non, 1 / 0, x / empty).") % {"value": text})
+
+
+def _field_value(name: str, text: str) -> Any:
+    if name == "birth_date":
+        return _birth_date(text)
+    if name == "country":
+        return _country(text)
+    if name == "language":
+        return _language(text)
+    limit = Profile._meta.get_field(name).max_length
+    if len(text) > limit:
+        raise CellError(_("Longer than %(limit)s characters.") % {"limit": limit})
+    return text
+
+
+def row_parse(
+    line: int, cells: Sequence[str], header: Sequence[str], mapping: Mapping[str, str]
+) -> ParsedRow | list[Rejection]:
+    """The row's values read and normalised, or every problem found in it."""
+    row = ParsedRow(line=line)
+    rejections: list[Rejection] = []
+    consent_cells: list[tuple[str, str, str]] = []
+    consent_dates: dict[str, tuple[str, str]] = {}
+    if len(cells) > len(header) and any(cell.strip() for cell in cells[len(header) :]):
+        rejections.append(
+            Rejection(
+                line,
+                "—",
+                "",
+                _("The row has %(found)s cells but the first line names %(expected)s columns.")
+                % {"found": len(cells), "expected": len(header)},
+            )
+        )
+    texts = {column: raw.strip() for column, raw in zip(header, cells, strict=False)}
+    identifier_refused = False
+    for column, text in texts.items():
+        target = mapping[column]
+        if not text or target == "ignore":
+            continue
+        kind, _sep, name = target.partition(":")
+        try:
+            if len(text) > MAX_CELL_LENGTH:
+                raise CellError(_("Longer than %(limit)s characters.") % {"limit": MAX_CELL_LENGTH})
+            if kind == "identifier":
+                try:
+                    value = normalise_identifier(name, text)
+                except ValidationError as error:
+                    raise CellError(" ".join(error.messages)) from None
+                if (name, value) not in row.identifiers:
+                    row.identifiers.append((name, value))
+                    row.identifier_columns.setdefault(name, column)
+            elif kind == "field":
+                row.fields[name] = _field_value(name, text)
+            elif kind == "trait":
+                row.traits[name] = text
+            elif kind == "consent":
+                consent_cells.append((name, _consent_status(text), column))
+            elif kind == "consent_date":
+                consent_dates[name] = (text, column)
+        except CellError as error:
+            rejections.append(Rejection(line, column, text, str(error)))
+    if (
+        row.fields.get("postcode", "").isdigit()
+        and len(row.fields["postcode"]) == 4
+        and row.fields.get("country", "FR") == "FR"
+    ):
+        row.fields["postcode"] = "0" + row.fields["postcode"]  # Excel drops the leading zero of 01000
+    dates: dict[str, datetime.datetime] = {}
+    for channel, (text, column) in consent_dates.items():
+        try:
+            dates[channel] = parse_datetime(text)
+        except CellError as error:
+            rejections.append(Rejection(line, column, text, str(error)))
+    for channel, status, column in consent_cells:
+        address = ""
+        address_kind = CHANNEL_ADDRESS_KIND.get(channel)
+        if address_kind is not None:
+            address = next((value for kind, value in row.identifiers if kind == address_kind), "")
+            if not address and status == ConsentStatus.GRANTED:
+                rejections.append(
+                    Rejection(
+                        line,
+                        column,
+                        texts[column],
+                        _("Consent is given but the row has no %(kind)s to send to.")
+                        % {"kind": _("email address") if address_kind == "email" else _("phone number")},
+                    )
+                )
+                continue
+        row.consents.append(ConsentCell(channel, status, address, dates.get(channel), column, texts[column]))
+    if not row.identifiers and not identifier_refused:
+        rejections.append(
+            Rejection(line, "—", "", _("No identifier: the row has no email, phone, CRM id or anonymous id."))
+        )
+    return rejections or row
