@@ -265,6 +265,7 @@ def row_parse(
                 consent_dates[name] = (text, column)
         except CellError as error:
             rejections.append(Rejection(line, column, text, str(error)))
+            identifier_refused = identifier_refused or kind == "identifier"
     if (
         row.fields.get("postcode", "").isdigit()
         and len(row.fields["postcode"]) == 4

@@ -12,7 +12,6 @@ from django.utils.translation import gettext as _
 # Enough of the file to tell its encoding and delimiter apart.
 SAMPLE_BYTES = 1 << 20
 DELIMITERS = (";", ",", "\t", "|")
-MAX_CELL = 10_000
 
 
 class ImportFileError(Exception):
@@ -100,20 +99,34 @@ def csv_layout_detect(stream: BinaryIO) -> CsvLayout:
     return CsvLayout(encoding=encoding, delimiter=delimiter, header=header)
 
 
-class _CountingLines:
-    """Feeds csv.reader line by line, counting physical lines, so each record knows its first line."""
+class _DecodedLines:
+    """Feeds csv.reader one decoded line at a time, counting physical lines.
 
-    def __init__(self, text: io.TextIOBase) -> None:
-        self.text = text
+    Lines are decoded one by one (but for UTF-16, whose line ends are two bytes),
+    so a byte that is not valid in the file's encoding is reported on its own line.
+    """
+
+    def __init__(self, stream: BinaryIO, encoding: str) -> None:
+        self.encoding = encoding
         self.lines = 0
+        if encoding == "utf-16":
+            self.source = io.TextIOWrapper(stream, encoding=encoding, newline="")
+        else:
+            self.source = stream
+            self.decode = codecs.getdecoder(encoding)
+            if encoding == "utf-8-sig":
+                stream.read(len(codecs.BOM_UTF8))
+                self.decode = codecs.getdecoder("utf-8")
 
-    def __iter__(self) -> "_CountingLines":
+    def __iter__(self) -> "_DecodedLines":
         return self
 
     def __next__(self) -> str:
-        line = next(self.text)
+        line = next(self.source)
         self.lines += 1
-        return line
+        if isinstance(line, str):
+            return line
+        return self.decode(line)[0]
 
 
 def csv_rows(stream: BinaryIO, layout: CsvLayout) -> Iterator[tuple[int, tuple[str, ...]]]:
@@ -121,8 +134,7 @@ def csv_rows(stream: BinaryIO, layout: CsvLayout) -> Iterator[tuple[int, tuple[s
 
     Memory stays flat: the file is decoded and split as it is read.
     """
-    text = io.TextIOWrapper(stream, encoding=layout.encoding, newline="", errors="strict")
-    lines = _CountingLines(text)
+    lines = _DecodedLines(stream, layout.encoding)
     reader = csv.reader(lines, delimiter=layout.delimiter)
     try:
         next(reader)  # the header, read by csv_layout_detect
@@ -139,10 +151,8 @@ def csv_rows(stream: BinaryIO, layout: CsvLayout) -> Iterator[tuple[int, tuple[s
             if not any(cell.strip() for cell in cells):
                 continue
             yield start, tuple(cells)
-    except UnicodeDecodeError:
+    except UnicodeError:
         raise ImportFileError(
             _("Line %(line)s is not valid %(encoding)s text: save the file again as UTF-8 or Windows-1252.")
-            % {"line": lines.lines + 1, "encoding": layout.encoding_label}
+            % {"line": lines.lines, "encoding": layout.encoding_label}
         ) from None
-    finally:
-        text.detach()
