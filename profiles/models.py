@@ -20,10 +20,13 @@ class IdentifierKind(models.TextChoices):
     ANONYMOUS_ID = "anonymous_id", _("Anonymous id (cookie, device)")
 
 
+_BUILT_IN_KIND_CHOICES = IdentifierKind.choices
+
+
 def identifier_kind_choices() -> list[tuple[str, str]]:
     """Built-in kinds plus those a deployment adds (CDP_EXTRA_IDENTIFIER_KINDS)."""
     extra = [(kind, kind) for kind in settings.CDP_EXTRA_IDENTIFIER_KINDS]
-    return [*IdentifierKind.choices, *extra]
+    return [*_BUILT_IN_KIND_CHOICES, *extra]
 
 
 class Channel(models.TextChoices):

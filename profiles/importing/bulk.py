@@ -21,8 +21,13 @@ The identifier table is locked against concurrent writers from step 2 to the
 end of the import's transaction, so that no identifier appears in between.
 """
 
+import contextlib
 import datetime
 import json
+import logging
+import queue
+import threading
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -34,12 +39,15 @@ from profiles.models import ConsentRecord, ConsentState, Identifier, IdentifierK
 if TYPE_CHECKING:
     from profiles.importing.services import ImportContext, _Run
 
+logger = logging.getLogger(__name__)
+
 CHUNK_ROWS = 20_000
 _TEMPORARY_TABLES = (
     "import_row",
     "import_identifier",
     "import_consent",
     "import_key",
+    "import_link",
     "import_node",
     "import_component",
     "import_replayed",
@@ -74,79 +82,108 @@ def _copy(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]) -> No
 
 
 def _stage(cursor, rows: Iterator[ParsedRow]) -> None:
+    """COPY the rows into staging, a chunk at a time, from a second thread.
+
+    Reading and checking rows is Python's work, COPY is PostgreSQL's: with the
+    writes in a thread (psycopg lets go of the GIL while it waits), both cores work.
+    """
     row_columns = ("line", *FIELD_COLUMNS, "traits")
+    chunks: queue.Queue = queue.Queue(maxsize=2)  # memory stays at a few chunks
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        while (chunk := chunks.get()) is not None:
+            if failure:
+                continue
+            staged_rows, identifiers, consents = chunk
+            try:
+                _copy(cursor, "import_row", row_columns, staged_rows)
+                _copy(cursor, "import_identifier", ("line", "position", "kind", "value", "column_name"), identifiers)
+                _copy(
+                    cursor,
+                    "import_consent",
+                    ("line", "position", "channel", "status", "address", "occurred_at", "column_name", "cell"),
+                    consents,
+                )
+            except BaseException as error:  # handed back to the reading thread below
+                failure.append(error)
+
+    writer = threading.Thread(target=write, name="crm-import-copy", daemon=True)
+    writer.start()
     staged_rows: list[tuple] = []
     identifiers: list[tuple] = []
     consents: list[tuple] = []
-
-    def flush() -> None:
-        _copy(cursor, "import_row", row_columns, staged_rows)
-        _copy(cursor, "import_identifier", ("line", "position", "kind", "value", "column_name"), identifiers)
-        _copy(
-            cursor,
-            "import_consent",
-            ("line", "position", "channel", "status", "address", "occurred_at", "column_name", "cell"),
-            consents,
-        )
-        staged_rows.clear()
-        identifiers.clear()
-        consents.clear()
-
-    for row in rows:
-        staged_rows.append(
-            (
-                row.line,
-                *(row.fields.get(name) for name in FIELD_COLUMNS),
-                json.dumps(row.traits, ensure_ascii=False) if row.traits else None,
-            )
-        )
-        for position, (kind, value) in enumerate(row.identifiers):
-            identifiers.append((row.line, position, kind, value, row.identifier_columns[kind]))
-        for position, consent in enumerate(row.consents):
-            consents.append(
+    try:
+        for row in rows:
+            staged_rows.append(
                 (
                     row.line,
-                    position,
-                    consent.channel,
-                    consent.status,
-                    consent.address,
-                    consent.occurred_at,
-                    consent.column,
-                    consent.value,
+                    *(row.fields.get(name) for name in FIELD_COLUMNS),
+                    json.dumps(row.traits, ensure_ascii=False) if row.traits else None,
                 )
             )
-        if len(staged_rows) >= CHUNK_ROWS:
-            flush()
-    flush()
+            for position, (kind, value) in enumerate(row.identifiers):
+                identifiers.append((row.line, position, kind, value, row.identifier_columns[kind]))
+            for position, consent in enumerate(row.consents):
+                consents.append(
+                    (
+                        row.line,
+                        position,
+                        consent.channel,
+                        consent.status,
+                        consent.address,
+                        consent.occurred_at,
+                        consent.column,
+                        consent.value,
+                    )
+                )
+            if len(staged_rows) >= CHUNK_ROWS:
+                chunks.put((staged_rows, identifiers, consents))
+                staged_rows, identifiers, consents = [], [], []
+                if failure:
+                    break
+        chunks.put((staged_rows, identifiers, consents))
+    finally:
+        chunks.put(None)
+        writer.join()
+    if failure:
+        raise failure[0]
     cursor.execute("ANALYZE import_row; ANALYZE import_identifier; ANALYZE import_consent")
 
 
 _COMPONENTS = """
--- One node per distinct identifier of the file, with the first line naming it and its profile if it exists.
+-- One node per distinct identifier of the file: the first line naming it, how many lines do, its profile if any.
 CREATE TEMP TABLE import_key ON COMMIT DROP AS
-SELECT s.kind, s.value, min(s.line) AS first_line, min(s.line) AS label, i.profile_id
+SELECT s.kind, s.value, min(s.line) AS first_line, count(*) AS uses, min(s.line) AS label, i.profile_id
 FROM import_identifier s
 LEFT JOIN profiles_identifier i ON i.kind = s.kind AND i.value = s.value
 GROUP BY s.kind, s.value, i.profile_id;
 CREATE UNIQUE INDEX ON import_key (kind, value);
-CREATE INDEX ON import_identifier (kind, value);
+CREATE INDEX ON import_key (profile_id) WHERE profile_id IS NOT NULL;
+-- Most rows are people named once: only the identifiers of rows that can join
+-- others (an identifier named twice, or held by a profile) need propagating.
+CREATE TEMP TABLE import_link ON COMMIT DROP AS
+SELECT s.line, s.kind, s.value FROM import_identifier s
+WHERE s.line IN (SELECT s2.line FROM import_identifier s2 JOIN import_key k ON k.kind = s2.kind AND k.value = s2.value
+                 WHERE k.uses > 1 OR k.profile_id IS NOT NULL);
+CREATE INDEX ON import_link (line);
 CREATE TEMP TABLE import_node ON COMMIT DROP AS SELECT line, line AS label FROM import_row;
 CREATE UNIQUE INDEX ON import_node (line);
-ANALYZE import_key; ANALYZE import_node;
+ANALYZE import_key; ANALYZE import_link; ANALYZE import_node;
 """
 
 _PROPAGATE = (
     # A line takes the smallest label of its identifiers...
     """
     UPDATE import_node n SET label = m.label
-    FROM (SELECT s.line, min(k.label) AS label FROM import_identifier s
+    FROM (SELECT s.line, min(k.label) AS label FROM import_link s
           JOIN import_key k ON k.kind = s.kind AND k.value = s.value GROUP BY s.line) m
     WHERE n.line = m.line AND m.label < n.label
     """,
     # ...an identifier the smallest label of its lines...
     """
     UPDATE import_key k SET label = m.label
-    FROM (SELECT s.kind, s.value, min(n.label) AS label FROM import_identifier s
+    FROM (SELECT s.kind, s.value, min(n.label) AS label FROM import_link s
           JOIN import_node n ON n.line = s.line GROUP BY s.kind, s.value) m
     WHERE k.kind = m.kind AND k.value = m.value AND m.label < k.label
     """,
@@ -175,7 +212,7 @@ CREATE UNIQUE INDEX ON import_component (label);
 CREATE TEMP TABLE import_replayed ON COMMIT DROP AS
 SELECT DISTINCT n.label
 FROM (SELECT s.line, bool_or(k.profile_id IS NOT NULL OR k.first_line < s.line) AS linked
-      FROM import_identifier s JOIN import_key k ON k.kind = s.kind AND k.value = s.value GROUP BY s.line) o
+      FROM import_link s JOIN import_key k ON k.kind = s.kind AND k.value = s.value GROUP BY s.line) o
 JOIN import_node n ON n.line = o.line
 JOIN import_component c ON c.label = n.label
 WHERE NOT o.linked AND NOT (c.profiles = 0 AND n.line = c.first_line);
@@ -202,18 +239,25 @@ WHERE simple AND profiles = 0;
 
 CREATE TEMP TABLE import_traits ON COMMIT DROP AS
 SELECT n.label, jsonb_object_agg(t.key, t.value ORDER BY r.line) AS traits
-FROM import_row r JOIN import_node n ON n.line = r.line, jsonb_each(r.traits) t
-WHERE r.traits IS NOT NULL
+FROM import_component c
+JOIN import_node n ON n.label = c.label
+JOIN import_row r ON r.line = n.line, jsonb_each(r.traits) t
+WHERE c.simple AND c.lines > 1 AND r.traits IS NOT NULL
 GROUP BY n.label;
 CREATE UNIQUE INDEX ON import_traits (label);
 
+-- A person on one row takes that row's values; on several, the last non-empty value of each field.
 CREATE TEMP TABLE import_values ON COMMIT DROP AS
+SELECT c.profile_id, c.created, {single_values}, r.traits
+FROM import_component c JOIN import_row r ON r.line = c.label
+WHERE c.simple AND c.lines = 1
+UNION ALL
 SELECT c.profile_id, c.created, {last_values}, min(t.traits::text)::jsonb AS traits
 FROM import_component c
 JOIN import_node n ON n.label = c.label
 JOIN import_row r ON r.line = n.line
 LEFT JOIN import_traits t ON t.label = c.label
-WHERE c.simple
+WHERE c.simple AND c.lines > 1
 GROUP BY c.profile_id, c.created, c.label;
 
 INSERT INTO profiles_profile
@@ -306,6 +350,13 @@ def _replayed_rows(cursor) -> Iterator[ParsedRow]:
         yield row
 
 
+@contextlib.contextmanager
+def _step(name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    logger.debug("CRM import, %s: %.2f s", name, time.perf_counter() - start)
+
+
 def rows_apply_bulk(*, rows: Iterator[ParsedRow], context: "ImportContext", run: "_Run") -> dict[str, int]:
     """Apply checked rows set-based (see the module's doc); the counts of NEW, UPDATED and MERGED rows."""
     from profiles.importing.services import MERGED, NEW, UPDATED, RowRejected, import_row_apply
@@ -327,34 +378,40 @@ def rows_apply_bulk(*, rows: Iterator[ParsedRow], context: "ImportContext", run:
         cursor = django_cursor.cursor  # psycopg's own cursor, for COPY
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_TEMPORARY_TABLES)}")
         cursor.execute(_STAGING)
-        _stage(cursor, rows)
+        with _step("reading and staging the rows"):
+            _stage(cursor, rows)
         cursor.execute("LOCK TABLE profiles_identifier IN SHARE ROW EXCLUSIVE MODE")
-        cursor.execute(_COMPONENTS)
-        while True:
-            changed = 0
-            for statement in _PROPAGATE:
-                cursor.execute(statement)
-                changed += cursor.rowcount
-            if not changed:
-                break
-        cursor.execute(_CLASSIFY, params)
-        cursor.execute(
-            _APPLY.format(
-                last_values=", ".join(_LAST_VALUE.format(name=name) for name in FIELD_COLUMNS),
-                fields=", ".join(FIELD_COLUMNS),
-                blank_fields=", ".join(
-                    f"v.{name}" if name == "birth_date" else f"coalesce(v.{name}, '')" for name in FIELD_COLUMNS
+        with _step("finding the people"):
+            cursor.execute(_COMPONENTS)
+            while True:
+                changed = 0
+                for statement in _PROPAGATE:
+                    cursor.execute(statement)
+                    changed += cursor.rowcount
+                if not changed:
+                    break
+        with _step("classifying"):
+            cursor.execute(_CLASSIFY, params)
+        with _step("writing profiles, identifiers and consents"):
+            cursor.execute(
+                _APPLY.format(
+                    single_values=", ".join(f"r.{name}" for name in FIELD_COLUMNS),
+                    last_values=", ".join(_LAST_VALUE.format(name=name) for name in FIELD_COLUMNS),
+                    fields=", ".join(FIELD_COLUMNS),
+                    blank_fields=", ".join(
+                        f"v.{name}" if name == "birth_date" else f"coalesce(v.{name}, '')" for name in FIELD_COLUMNS
+                    ),
+                    updates=", ".join(f"{name} = coalesce(v.{name}, p.{name})" for name in FIELD_COLUMNS),
                 ),
-                updates=", ".join(f"{name} = coalesce(v.{name}, p.{name})" for name in FIELD_COLUMNS),
-            ),
-            params,
-        )
-        cursor.execute(
-            "CREATE TEMP TABLE import_touched ON COMMIT DROP AS "
-            "SELECT DISTINCT c.profile_id FROM import_consent s JOIN import_node n ON n.line = s.line "
-            "JOIN import_component c ON c.label = n.label WHERE c.simple"
-        )
-        cursor.execute(_CONSENT_STATE.format(touched="import_touched"))
+                params,
+            )
+        with _step("rebuilding consent states"):
+            cursor.execute(
+                "CREATE TEMP TABLE import_touched ON COMMIT DROP AS "
+                "SELECT DISTINCT c.profile_id FROM import_consent s JOIN import_node n ON n.line = s.line "
+                "JOIN import_component c ON c.label = n.label WHERE c.simple"
+            )
+            cursor.execute(_CONSENT_STATE.format(touched="import_touched"))
         cursor.execute(
             "SELECT coalesce(sum(CASE WHEN created THEN 1 ELSE 0 END), 0), "
             "coalesce(sum(lines) - sum(CASE WHEN created THEN 1 ELSE 0 END), 0) FROM import_component WHERE simple"
@@ -364,9 +421,10 @@ def rows_apply_bulk(*, rows: Iterator[ParsedRow], context: "ImportContext", run:
         replay = list(_replayed_rows(cursor))
         # Dropped now rather than at commit: an outer transaction may import another file.
         cursor.execute(f"DROP TABLE {', '.join(_TEMPORARY_TABLES)}")
-    for row in replay:
-        try:
-            counts[import_row_apply(row=row, context=context)] += 1
-        except RowRejected as rejected:
-            run.reject(rejected.rejections)
+    with _step(f"replaying {len(replay)} rows that merge or conflict"):
+        for row in replay:
+            try:
+                counts[import_row_apply(row=row, context=context)] += 1
+            except RowRejected as rejected:
+                run.reject(rejected.rejections)
     return counts

@@ -87,6 +87,9 @@ _LANGUAGES = {
     "portugais": "pt",
     "portuguese": "pt",
 }
+_MAX_LENGTHS = {
+    field.name: field.max_length for field in Profile._meta.concrete_fields if getattr(field, "max_length", None)
+}
 _DMY = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{2,4})")
 _YMD = re.compile(r"(\d{4})[/-](\d{1,2})[/-](\d{1,2})")
 _TIME = re.compile(r"(\d{1,2})[:hH](\d{2})(?::(\d{2}))?")
@@ -213,7 +216,7 @@ def _field_value(name: str, text: str) -> Any:
         return _country(text)
     if name == "language":
         return _language(text)
-    limit = Profile._meta.get_field(name).max_length
+    limit = _MAX_LENGTHS[name]
     if len(text) > limit:
         raise CellError(_("Longer than %(limit)s characters.") % {"limit": limit})
     return text

@@ -67,3 +67,43 @@ def test_several_identifiers_are_normalised_deduplicated_and_every_error_reporte
     with pytest.raises(ValidationError) as error:
         normalise_identifiers({"email": "nope", "phone": "12"})
     assert set(error.value.message_dict) == {"email", "phone"}
+
+
+@pytest.mark.parametrize("region", ["FR", "BE", "GB", "IT", "US"])
+def test_the_phone_shortcut_agrees_with_the_phone_library(region):
+    import random
+
+    import phonenumbers
+    from django.test import override_settings
+
+    def by_the_library(raw: str) -> str | None:
+        text = raw.strip()
+        text = "+" + text[2:] if text.startswith("00") else text
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            return None
+        if not phonenumbers.is_valid_number(number):
+            return None
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    rng = random.Random(7)
+    country = str(phonenumbers.country_code_for_region(region))
+    shapes = [
+        lambda d: "0" + d,
+        lambda d: "0" + " ".join(d[i : i + 2] for i in range(0, len(d), 2)),
+        lambda d: "+" + country + d,
+        lambda d: f"+{country} (0){d}",
+        lambda d: "00" + country + "." + d,
+        lambda d: "+33" + d,
+        lambda d: d,
+    ]
+    for _attempt in range(3_000):
+        digits = "".join(rng.choice("0123456789") for _digit in range(rng.choice([8, 9, 10])))
+        raw = rng.choice(shapes)(digits)
+        with override_settings(CDP_DEFAULT_PHONE_REGION=region):
+            try:
+                ours = normalise_identifier("phone", raw)
+            except ValidationError:
+                ours = None
+        assert ours == by_the_library(raw), raw
