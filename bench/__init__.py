@@ -8,14 +8,16 @@ spread (min-max).
 
 Each app's benchmarks live in a module of this package, listed in
 ``BENCHMARK_MODULES``; they run in that order, then in the order they are
-registered in their module.
+registered in their module. ``bench.crm_import`` comes first: it empties the
+profile tables, which the benchmarks of ``bench.profiles`` then fill with their
+demo data set (and leave it as generated).
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
-BENCHMARK_MODULES = ("bench.profiles",)
+BENCHMARK_MODULES = ("bench.crm_import", "bench.profiles")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class BenchContext:
     scale: int = 100_000  # profiles in the demo data set the benchmarks run on
     operations: int = 1_000  # operations timed per run by the benchmarks of single operations
     seed: int = 42
+    import_rows: int | None = None  # rows of the generated CRM file (crm_import); None: as many as scale
     run: int = 0  # this run's number, from 0 to --repeat - 1
 
 

@@ -23,7 +23,13 @@ def arguments_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--operations", type=int, default=1_000, help="Operations per run for single-operation benchmarks."
     )
-    parser.add_argument("--seed", type=int, default=42, help="Seed of the demo data (default 42).")
+    parser.add_argument("--seed", type=int, default=42, help="Seed of the demo data and the CRM file (default 42).")
+    parser.add_argument(
+        "--import-rows",
+        type=int,
+        default=1_000_000,
+        help="Rows of the CRM file that crm_import generates and imports (default 1,000,000).",
+    )
     parser.add_argument("--list", action="store_true", help="List the benchmarks and stop.")
     return parser.parse_args(argv)
 
@@ -59,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"Unknown benchmark: {', '.join(unknown)}. Known: {', '.join(registry)}.", file=sys.stderr)
         return 2
-    if options.scale < 1 or options.repeat < 1 or options.operations < 1:
-        print("--scale, --repeat and --operations must be positive.", file=sys.stderr)
+    if options.scale < 1 or options.repeat < 1 or options.operations < 1 or options.import_rows < 1:
+        print("--scale, --repeat, --operations and --import-rows must be positive.", file=sys.stderr)
         return 2
     # The benchmarks empty the profile tables: never on a database that is not meant for it.
     name = database_name(connection.settings_dict)
@@ -79,13 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     settings.DEBUG = False
 
     selected = [registry[name] for name in names] if names else list(registry.values())
-    context = BenchContext(scale=options.scale, operations=options.operations, seed=options.seed)
+    context = BenchContext(
+        scale=options.scale, operations=options.operations, seed=options.seed, import_rows=options.import_rows
+    )
     print(f"CDP benchmarks, {datetime.datetime.now():%Y-%m-%d %H:%M}")
     print(f"Machine: {machine_describe()}")
     print(
         f"Scale: {options.scale:,} profiles; {options.operations:,} operations per run; "
         f"{options.repeat} runs per figure (median shown)"
     )
+    if any(bench.name == "crm_import" for bench in selected):
+        print(f"CRM import: a generated file of {options.import_rows:,} rows")
     print()
 
     def report(bench, run, measurements) -> None:
