@@ -39,6 +39,7 @@ from profiles.forms import (
     add_service_errors,
 )
 from profiles.gdpr import gdpr_erase, gdpr_export, gdpr_held_rows
+from profiles.import_admin import CrmImportMixin, ProfileImportPages
 from profiles.models import (
     CHANNEL_ADDRESS_KIND,
     Channel,
@@ -51,6 +52,7 @@ from profiles.models import (
     MergeReason,
     PrivacyLog,
     Profile,
+    ProfileImport,
     identifier_kind_choices,
 )
 from profiles.selectors import (
@@ -199,7 +201,7 @@ class IdentifierInline(admin.TabularInline):
 
 
 @admin.register(Profile)
-class ProfileAdmin(ProfileSearchMixin, admin.ModelAdmin):
+class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
     form = ProfileForm
     inlines = [IdentifierInline]
     change_form_template = "admin/profiles/profile/change_form.html"
@@ -790,3 +792,8 @@ class EventAdmin(ProfileSearchMixin, ReadOnlyAdmin):
     @admin.display(description=_("person"), ordering="profile__last_name")
     def person(self, event: Event) -> str:
         return profile_link(event.profile)
+
+
+@admin.register(ProfileImport)
+class ProfileImportAdmin(ProfileImportPages, ReadOnlyAdmin):
+    """CRM imports (and previews) as they ran: made from the profile list's "Import a CRM file" or the command."""

@@ -1,6 +1,7 @@
 """Admin forms for profiles: they check what a marketer typed, the services do the rest."""
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -9,7 +10,10 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from import_export.forms import ConfirmImportForm, ImportForm
 
+from profiles.importing.mapping import mapping_check, mapping_guess, target_choices, trait_name
+from profiles.importing.reading import ImportFileError
 from profiles.models import (
     CHANNEL_ADDRESS_KIND,
     Channel,
@@ -205,3 +209,103 @@ class MergeForm(forms.Form):
     def __init__(self, *args: Any, profiles: list[Profile], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["survivor"].choices = [(profile.pk, str(profile)) for profile in profiles]
+
+
+# ---------------------------------------------------------------------------
+# CRM import (django-import-export's forms, our steps)
+
+
+class CrmFileForm(ImportForm):
+    """The upload step: the file only. CSV is the one format; its encoding and delimiter are detected."""
+
+    def __init__(self, formats: list, resources: list, **kwargs: Any) -> None:
+        super().__init__(formats, resources, **kwargs)
+        field = self.fields["import_file"]
+        field.label = _("CRM file (CSV)")
+        field.help_text = _(
+            "A CSV export of your CRM or of Excel (“CSV (separator: semicolon)” or “CSV UTF-8”). "
+            "The separator (; or ,) and the encoding are recognised on their own. "
+            "The first line must name the columns; you choose what each column is imported into at the next step."
+        )
+        field.error_messages["required"] = _("Choose the file to import.")
+        field.error_messages["empty"] = _("The file is empty.")
+        field.widget.attrs = {"accept": ".csv,.txt,text/csv"}
+        self.fields["format"].widget = forms.HiddenInput()
+        self.fields["format"].required = False
+        self.initial["format"] = "0"
+
+    def clean_format(self) -> str:
+        return "0"  # CSV, the only format
+
+    @property
+    def media(self) -> forms.Media:
+        # ImportForm's script guesses the format from the file name: there is only one format here.
+        return forms.Media()
+
+
+class CrmMappingForm(ConfirmImportForm):
+    """What each column of the file is imported into: one choice per column, pre-filled by ``mapping_guess``.
+
+    The file's temporary name travels in the hidden fields of django-import-export's ConfirmImportForm.
+    """
+
+    def __init__(self, *args: Any, header: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header = tuple(header)
+        guessed = mapping_guess(self.header)
+        targets = target_choices()
+        for position, column in enumerate(self.header):
+            trait = f"trait:{trait_name(column)}"
+            self.fields[self.column_field_name(position)] = forms.ChoiceField(
+                label=column,
+                choices=[
+                    *targets[:1],
+                    (trait, gettext("Custom trait “%(name)s” (kept as written)") % {"name": trait_name(column)}),
+                    *targets[1:],
+                ],
+                initial=guessed[column],
+            )
+
+    @staticmethod
+    def column_field_name(position: int) -> str:
+        return f"column_{position}"
+
+    def column_fields(self) -> list[forms.BoundField]:
+        return [self[self.column_field_name(position)] for position in range(len(self.header))]
+
+    def guessed_identifier(self) -> bool:
+        return any(target.startswith("identifier:") for target in mapping_guess(self.header).values())
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        names = [self.column_field_name(position) for position in range(len(self.header))]
+        if all(name in cleaned for name in names):
+            mapping = {column: cleaned[name] for column, name in zip(self.header, names, strict=True)}
+            try:
+                cleaned["mapping"] = mapping_check(self.header, mapping)
+            except ImportFileError as error:
+                raise ValidationError(str(error), code="invalid_mapping") from None
+        return cleaned
+
+
+class CrmConfirmForm(CrmMappingForm):
+    """The confirm step: the file and its mapping again (hidden), and which rows to import."""
+
+    VALID_ROWS = "valid"
+    ALL_OR_NOTHING = "all_or_nothing"
+
+    rows = forms.ChoiceField(
+        choices=[(VALID_ROWS, _("the valid rows")), (ALL_OR_NOTHING, _("all rows or none"))],
+        error_messages={"required": _("Choose which rows to import.")},
+    )
+
+    def __init__(self, *args: Any, header: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(*args, header=header, **kwargs)
+        for position in range(len(self.header)):
+            self.fields[self.column_field_name(position)].widget = forms.HiddenInput()
+        # ``rows`` is not rendered: its value is the button the user clicks.
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        cleaned["all_or_nothing"] = cleaned.get("rows") == self.ALL_OR_NOTHING
+        return cleaned
