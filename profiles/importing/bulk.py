@@ -359,7 +359,7 @@ def _step(name: str) -> Iterator[None]:
 
 def rows_apply_bulk(*, rows: Iterator[ParsedRow], context: "ImportContext", run: "_Run") -> dict[str, int]:
     """Apply checked rows set-based (see the module's doc); the counts of NEW, UPDATED and MERGED rows."""
-    from profiles.importing.services import MERGED, NEW, UPDATED, RowRejected, import_row_apply
+    from profiles.importing.services import MERGED, NEW, UPDATED, rows_apply
 
     _check_tables()
     record = context.profile_import
@@ -422,9 +422,4 @@ def rows_apply_bulk(*, rows: Iterator[ParsedRow], context: "ImportContext", run:
         # Dropped now rather than at commit: an outer transaction may import another file.
         cursor.execute(f"DROP TABLE {', '.join(_TEMPORARY_TABLES)}")
     with _step(f"replaying {len(replay)} rows that merge or conflict"):
-        for row in replay:
-            try:
-                counts[import_row_apply(row=row, context=context)] += 1
-            except RowRejected as rejected:
-                run.reject(rejected.rejections)
-    return counts
+        return rows_apply(replay, context, run, counts)

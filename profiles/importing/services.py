@@ -11,7 +11,7 @@ import datetime
 import hashlib
 import io
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -163,8 +163,11 @@ def _parsed_rows(
         progress(size, size)
 
 
-def _rows_apply(rows: Iterator[ParsedRow], context: ImportContext, run: _Run) -> dict[str, int]:
-    counts = {NEW: 0, UPDATED: 0, MERGED: 0}
+def rows_apply(
+    rows: Iterable[ParsedRow], context: ImportContext, run: "_Run", counts: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Apply rows one by one with ``import_row_apply``, adding up to ``counts``; rejected rows go to ``run``."""
+    counts = counts if counts is not None else {NEW: 0, UPDATED: 0, MERGED: 0}
     for row in rows:
         try:
             counts[import_row_apply(row=row, context=context)] += 1
@@ -228,7 +231,7 @@ def profile_import_run(
 
                     counts = rows_apply_bulk(rows=rows, context=context, run=run)
                 else:
-                    counts = _rows_apply(rows, context, run)
+                    counts = rows_apply(rows, context, run)
                 if record.rows_read == 0:
                     raise ImportFileError(_("The file has a header line but no rows to import."))
                 if dry_run or (all_or_nothing and run.rejected_lines):
