@@ -292,8 +292,9 @@ def row_parse(
                         line,
                         column,
                         texts[column],
-                        _("Consent is given but the row has no %(kind)s to send to.")
-                        % {"kind": _("email address") if address_kind == "email" else _("phone number")},
+                        _("Consent is given but the row has no email address to send to.")
+                        if address_kind == "email"
+                        else _("Consent is given but the row has no phone number to send to."),
                     )
                 )
                 continue

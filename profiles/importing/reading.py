@@ -87,7 +87,7 @@ def csv_layout_detect(stream: BinaryIO) -> CsvLayout:
     empty = [str(position) for position, name in enumerate(header, start=1) if not name]
     if empty:
         raise ImportFileError(
-            _("Every column needs a name on the first line; column(s) %(columns)s have none.")
+            _("Every column needs a name on the first line; these columns have none (by position): %(columns)s.")
             % {"columns": ", ".join(empty)}
         )
     seen: set[str] = set()
