@@ -40,7 +40,14 @@ from import_export.tmp_storages import BaseStorage, TempFolderStorage
 
 from profiles.forms import CrmConfirmForm, CrmFileForm, CrmMappingForm
 from profiles.importing.mapping import IGNORE, target_choices
-from profiles.importing.reading import CsvLayout, ImportFileError, csv_layout_detect, csv_rows
+from profiles.importing.reading import (
+    CsvLayout,
+    ImportFileError,
+    csv_layout_detect,
+    csv_rows,
+    delimiter_label,
+    encoding_label,
+)
 from profiles.importing.services import REJECTIONS_KEPT, profile_import_run
 from profiles.models import ImportStatus, ProfileImport
 
@@ -51,13 +58,6 @@ SAMPLE_ROWS = 10
 MAPPING_SAMPLE_ROWS = 50  # read to find a few example values of each column
 PREVIEW_REJECTIONS = 100
 RECORD_REJECTIONS_PER_PAGE = 100
-
-DELIMITER_LABELS = {
-    ";": _("semicolon (;)"),
-    ",": _("comma (,)"),
-    "\t": _("tab"),
-    "|": _("vertical bar (|)"),
-}
 
 # The list's column is narrow: the status in a few words.
 STATUS_SHORT_LABELS = {
@@ -71,14 +71,6 @@ METHOD_LABELS = {
     "rows": _("row by row"),
     "bulk": _("set-based (PostgreSQL)"),
 }
-
-
-def delimiter_label(delimiter: str) -> str:
-    return str(DELIMITER_LABELS.get(delimiter, delimiter))
-
-
-def encoding_label(encoding: str) -> str:
-    return CsvLayout(encoding=encoding, delimiter=",", header=()).encoding_label
 
 
 def target_label(target: str) -> str:
@@ -234,7 +226,7 @@ class CrmImportMixin(ImportMixin):
         return {
             "file_name": file_name,
             "encoding": stored.layout.encoding_label,
-            "delimiter": delimiter_label(stored.layout.delimiter),
+            "delimiter": stored.layout.delimiter_label,
             "column_count": len(stored.layout.header),
         }
 

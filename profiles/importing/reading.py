@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 # Enough of the file to tell its encoding and delimiter apart.
 SAMPLE_BYTES = 1 << 20
@@ -18,6 +19,23 @@ class ImportFileError(Exception):
     """The file as a whole cannot be imported; the message says why and what to do."""
 
 
+ENCODING_LABELS = {"utf-8-sig": "UTF-8 (BOM)", "utf-8": "UTF-8", "cp1252": "Windows-1252", "utf-16": "UTF-16"}
+DELIMITER_LABELS = {
+    ";": gettext_lazy("semicolon (;)"),
+    ",": gettext_lazy("comma (,)"),
+    "\t": gettext_lazy("tab"),
+    "|": gettext_lazy("vertical bar (|)"),
+}
+
+
+def encoding_label(encoding: str) -> str:
+    return ENCODING_LABELS.get(encoding, encoding)
+
+
+def delimiter_label(delimiter: str) -> str:
+    return str(DELIMITER_LABELS.get(delimiter, delimiter))
+
+
 @dataclass(frozen=True)
 class CsvLayout:
     encoding: str
@@ -26,16 +44,11 @@ class CsvLayout:
 
     @property
     def encoding_label(self) -> str:
-        return {
-            "utf-8-sig": "UTF-8 (BOM)",
-            "utf-8": "UTF-8",
-            "cp1252": "Windows-1252",
-            "utf-16": "UTF-16",
-        }.get(self.encoding, self.encoding)
+        return encoding_label(self.encoding)
 
     @property
     def delimiter_label(self) -> str:
-        return {"\t": _("tab")}.get(self.delimiter, self.delimiter)
+        return delimiter_label(self.delimiter)
 
 
 def _encoding_detect(sample: bytes, complete: bool) -> str:

@@ -61,7 +61,7 @@ class Command(BaseCommand):
             except ImportFileError as error:
                 raise CommandError(f"{path}: {error}") from None
             self.stderr.write(
-                f"{path.name}: {layout.encoding_label}, delimiter {layout.delimiter_label!r}, "
+                f"{path.name}: {layout.encoding_label}, delimiter {layout.delimiter_label}, "
                 f"{len(layout.header)} columns"
             )
             bar = tqdm(
