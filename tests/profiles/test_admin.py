@@ -64,6 +64,7 @@ def test_the_list_shows_name_email_phone_and_city(admin_client, alice, bob, char
     assert listed(response) == {alice.pk, bob.pk, charlie.pk}
     for text in ["Alice Martin", ALICE_EMAIL, "Bob Durand", BOB_PHONE, "Lyon", "Nantes"]:
         assert text in content
+    assert "<h1>Profiles</h1>" in content
 
 
 @pytest.mark.parametrize("term", [" Alice.Martin@Example.FR ", "alice.martin@example.fr", "CRM-001", "martin"])
