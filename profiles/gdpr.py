@@ -7,6 +7,7 @@ here. Each request is written to the PrivacyLog, which holds no personal data.
 
 import datetime
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -31,24 +32,21 @@ def _row(instance: models.Model) -> dict[str, Any]:
     return {field.attname: _plain(getattr(instance, field.attname)) for field in instance._meta.concrete_fields}
 
 
-def _related_tables(profile: Profile) -> dict[str, list[models.Model]]:
-    tables = {}
+def _rows_about(profile: Profile) -> Iterator[tuple[type[models.Model], models.QuerySet]]:
+    """Each table that points at Profile, with its rows about this person."""
     for relation in Profile._meta.related_objects:
         model = relation.related_model
-        rows = model._default_manager.filter(**{relation.field.name: profile}).order_by("pk")
-        tables[model._meta.label] = list(rows)
-    return tables
+        yield model, model._default_manager.filter(**{relation.field.name: profile}).order_by("pk")
+
+
+def _related_tables(profile: Profile) -> dict[str, list[models.Model]]:
+    return {model._meta.label: list(rows) for model, rows in _rows_about(profile)}
 
 
 def gdpr_held_rows(*, profile: Profile) -> list[tuple[str, int]]:
     """How many rows of each table hold data about the person: what an erasure deletes besides the profile."""
-    counts = []
-    for relation in Profile._meta.related_objects:
-        model = relation.related_model
-        count = model._default_manager.filter(**{relation.field.name: profile}).count()
-        if count:
-            counts.append((str(model._meta.verbose_name_plural), count))
-    return counts
+    counts = [(str(model._meta.verbose_name_plural), rows.count()) for model, rows in _rows_about(profile)]
+    return [(name, count) for name, count in counts if count]
 
 
 @transaction.atomic

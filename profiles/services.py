@@ -14,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -117,11 +117,16 @@ def profile_resolve(
     raise AssertionError("unreachable")
 
 
-def _resolve(*, pairs: list[tuple[str, str]], source: str, reason: str, create: bool) -> Resolution:
+def _identifiers_held(pairs: list[tuple[str, str]]) -> QuerySet[Identifier]:
+    """The stored identifiers among these (kind, normalised value) pairs."""
     match = Q()
     for kind, value in pairs:
         match |= Q(kind=kind, value=value)
-    profile_ids = set(Identifier.objects.filter(match).values_list("profile_id", flat=True))
+    return Identifier.objects.filter(match)
+
+
+def _resolve(*, pairs: list[tuple[str, str]], source: str, reason: str, create: bool) -> Resolution:
+    profile_ids = set(_identifiers_held(pairs).values_list("profile_id", flat=True))
 
     if not profile_ids:
         if not create:
@@ -462,12 +467,8 @@ def event_track(
         if existing is not None:
             return existing
     pairs = normalise_identifiers(identifiers)
-    if pairs:
-        match = Q()
-        for kind, value in pairs:
-            match |= Q(kind=kind, value=value)
-        if Profile.objects.filter(do_not_track=True, identifiers__in=Identifier.objects.filter(match)).exists():
-            return None
+    if pairs and Profile.objects.filter(do_not_track=True, identifiers__in=_identifiers_held(pairs)).exists():
+        return None
     resolution = profile_resolve(identifiers=pairs, source=source, reason=MergeReason.EVENT_LINK)
     if resolution.profile.do_not_track:
         return None

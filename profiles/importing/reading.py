@@ -51,15 +51,19 @@ class CsvLayout:
         return delimiter_label(self.delimiter)
 
 
+def _not_text() -> ImportFileError:
+    return ImportFileError(
+        _("This is not a CSV text file (it holds binary data): export the file from your CRM or Excel as CSV.")
+    )
+
+
 def _encoding_detect(sample: bytes, complete: bool) -> str:
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
     if b"\x00" in sample:
-        raise ImportFileError(
-            _("This is not a CSV text file (it holds binary data): export the file from your CRM or Excel as CSV.")
-        )
+        raise _not_text()
     try:
         # A multi-byte character may be cut at the end of the sample.
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=complete)
@@ -69,9 +73,7 @@ def _encoding_detect(sample: bytes, complete: bool) -> str:
     text = sample.decode("cp1252", errors="replace")
     controls = sum(1 for char in text if ord(char) < 32 and char not in "\r\n\t")
     if "\ufffd" in text or controls > len(text) / 100:
-        raise ImportFileError(
-            _("This is not a CSV text file (it holds binary data): export the file from your CRM or Excel as CSV.")
-        )
+        raise _not_text()
     return "cp1252"
 
 
