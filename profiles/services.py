@@ -36,6 +36,7 @@ from profiles.models import (
     identifier_kind_choices,
 )
 from profiles.normalisation import IdentifierInput, normalise_identifier, normalise_identifiers
+from profiles.signals import event_tracked
 
 # A person holds at most one value of these kinds: two CRM records are two people,
 # so data linking them is a conflict to report, not a reason to merge.
@@ -474,7 +475,7 @@ def event_track(
         return None
     try:
         with transaction.atomic():
-            return Event.objects.create(
+            event = Event.objects.create(
                 profile=resolution.profile,
                 type=type,
                 properties=dict(properties or {}),
@@ -489,6 +490,9 @@ def event_track(
         if message_id:
             return Event.objects.get(message_id=message_id)
         raise
+    profile_id = resolution.profile.pk
+    transaction.on_commit(lambda: event_tracked.send(sender=Event, profile_id=profile_id, event_type=type))
+    return event
 
 
 # ---------------------------------------------------------------------------

@@ -5,3 +5,13 @@ from django.utils.translation import gettext_lazy as _
 class SegmentsConfig(AppConfig):
     name = "segments"
     verbose_name = _("Segments")
+
+    def ready(self) -> None:
+        from profiles.services import register_merge_handler
+        from profiles.signals import event_tracked
+        from segments import control  # noqa: F401  (registers the SQLite control-group function)
+        from segments.receivers import segments_on_event
+        from segments.services import memberships_merge
+
+        register_merge_handler(memberships_merge)
+        event_tracked.connect(segments_on_event, dispatch_uid="segments_on_event")
