@@ -35,7 +35,7 @@ from django.db.models import (
     Window,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, ExtractMonth, Lower, Ntile, Substr, TruncDate
+from django.db.models.functions import Cast, CumeDist, ExtractMonth, Lower, Substr, TruncDate
 from django.db.models.lookups import (
     Exact,
     GreaterThan,
@@ -56,6 +56,7 @@ from profiles.selectors import consent_gate, profile_identified_filter
 from segments.rules import PROFILE_FIELDS, RFM_DEFAULT_DAYS, ValueType, date_parse, rules_walk
 
 NOBODY = Q(pk__in=[])
+SHARE_EPSILON = 1e-9  # cumulative shares are k/n in floating point: 2/5 must land in band 2
 NUMBER_PATTERN = r"^\s*-?[0-9]+(\.[0-9]+)?\s*$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
 TRUE_WORDS = ["true", "1", "yes", "oui", "y", "o", "vrai"]
@@ -267,10 +268,12 @@ class _Compiler:
         return Q(Exists(events.filter(profile=OuterRef("pk")))) & ~recent
 
     def compile_rfm(self, node: dict) -> Q:
-        """Quintiles among the people who did the event (purchase) in the window: 5 is the best fifth.
+        """Quintile bands among the people who did the event (purchase) in the window: 5 is the best fifth.
 
-        A band depends on everybody's behaviour, so it is computed over all buyers
-        even when one profile is evaluated.
+        The band is ceil(5 × cumulative share), so the best buyer is in band 5
+        however few buyers there are, and equal values share a band. A band
+        depends on everybody's behaviour, so it is computed over all buyers even
+        when one profile is evaluated.
         """
         days = node.get("days", RFM_DEFAULT_DAYS)
         events = Event.objects.filter(type=node["event_type"], occurred_at__gte=self.now - _days(days))
@@ -279,12 +282,17 @@ class _Compiler:
             "frequency": Count("id"),
             "monetary": Sum("revenue", default=Decimal(0)),
         }[node["dimension"]]
+        # Band b holds the shares in ((b-1)/5, b/5]; the chosen bands become ranges of shares
+        # (the ORM filters on a window function through a subquery, which takes plain comparisons).
+        in_bands = Q()
+        for low, high in _runs(node["value"]):
+            in_bands |= Q(share__gt=(low - 1) / 5 + SHARE_EPSILON, share__lte=high / 5 + SHARE_EPSILON)
         bands = (
             events.order_by()
             .values("profile_id")
             .annotate(measure=measure)
-            .annotate(band=Window(Ntile(5), order_by=[F("measure").asc(), F("profile_id").asc()]))
-            .filter(band__in=node["value"])
+            .annotate(share=Window(CumeDist(), order_by=F("measure").asc()))
+            .filter(in_bands)
             .values("profile_id")
         )
         return Q(pk__in=bands)
@@ -312,6 +320,17 @@ def _day_start(day: datetime.date) -> datetime.datetime:
 
 def _days(days: int) -> datetime.timedelta:
     return datetime.timedelta(days=days)
+
+
+def _runs(bands: list[int]) -> list[tuple[int, int]]:
+    """[1, 2, 4] -> [(1, 2), (4, 4)]."""
+    runs: list[tuple[int, int]] = []
+    for band in sorted(bands):
+        if runs and runs[-1][1] == band - 1:
+            runs[-1] = (runs[-1][0], band)
+        else:
+            runs.append((band, band))
+    return runs
 
 
 def _passes_number(number: Decimal, operator: str, bounds: list[Decimal]) -> bool:

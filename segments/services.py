@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
@@ -20,7 +20,7 @@ from profiles.importing.reading import ImportFileError, csv_layout_detect, csv_r
 from profiles.models import Identifier, IdentifierKind, Profile
 from profiles.normalisation import normalise_identifier
 from segments.compiler import CompileError, SegmentLookup, rules_q
-from segments.control import control_bucket_sql, control_threshold
+from segments.control import control_bucket, control_bucket_sql, control_threshold
 from segments.models import (
     MembershipChangeKind,
     RefreshEvery,
@@ -110,15 +110,18 @@ def _event_types_transitive(rules: dict, lookup: SegmentLookup, seen: frozenset[
     return types
 
 
-def _event_types_update() -> None:
+def _event_types_update() -> dict[int, list[str]]:
     """Recompute which event types each segment reads (through nested segments too)."""
     lookup = segment_lookup_from_database()
+    by_segment = {}
     for segment in Segment.objects.only("pk", "kind", "rules", "event_types"):
         types = sorted(_event_types_transitive(segment.rules, lookup, frozenset({segment.pk})))
         if segment.kind == SegmentKind.STATIC:
             types = []
         if types != segment.event_types:
             Segment.objects.filter(pk=segment.pk).update(event_types=types)
+        by_segment[segment.pk] = types
+    return by_segment
 
 
 @transaction.atomic
@@ -136,7 +139,7 @@ def segment_save(*, segment: Segment, rules: Any = None, actor: str = "") -> Seg
         != segment.holdout_percent
     )
     segment.save()
-    _event_types_update()
+    segment.event_types = _event_types_update()[segment.pk]
     segment_schedule_sync(segment=segment)
     if holdout_changed:
         segment_holdout_apply(segment=segment)
@@ -248,8 +251,6 @@ def _memberships_write(*, segment: Segment, refresh: SegmentRefresh, now: dateti
 
 
 def _counts_update(segment: Segment) -> None:
-    from django.db.models import Count
-
     counts = SegmentMembership.objects.filter(segment=segment).aggregate(
         members=Count("pk"), control=Count("pk", filter=Q(in_control=True))
     )
@@ -374,33 +375,45 @@ def segment_profile_evaluate(
     if verdicts is None:
         return changes
     by_id = {segment.pk: segment for segment in candidates}
-    with transaction.atomic():
-        current = set(
-            SegmentMembership.objects.filter(profile_id=profile_id, segment_id__in=by_id).values_list(
-                "segment_id", flat=True
-            )
+    current = dict(
+        SegmentMembership.objects.filter(profile_id=profile_id, segment_id__in=by_id).values_list(
+            "segment_id", "in_control"
         )
-        for name, inside in verdicts.items():
-            segment = by_id[int(name.removeprefix("segment_"))]
-            if inside and segment.pk not in current:
-                if _membership_add(segment=segment, profile_id=profile_id, now=now):
-                    changes.entered.append(segment.pk)
-            elif not inside and segment.pk in current:
-                SegmentMembership.objects.filter(segment=segment, profile_id=profile_id).delete()
+    )
+    changed = {
+        segment_id: bool(inside)
+        for segment_id, inside in ((int(name.removeprefix("segment_")), inside) for name, inside in verdicts.items())
+        if bool(inside) != (segment_id in current)
+    }
+    if not changed:
+        return changes
+    with transaction.atomic():
+        for segment_id, inside in changed.items():
+            if inside:
+                in_control = _membership_add(segment=by_id[segment_id], profile_id=profile_id, now=now)
+                if in_control is not None:
+                    changes.entered.append(segment_id)
+                    _counts_shift(segment_id, +1, in_control)
+            elif SegmentMembership.objects.filter(segment_id=segment_id, profile_id=profile_id).delete()[0]:
                 SegmentMembershipChange.objects.create(
-                    segment=segment, profile_id=profile_id, change=MembershipChangeKind.LEFT, changed_at=now
+                    segment_id=segment_id, profile_id=profile_id, change=MembershipChangeKind.LEFT, changed_at=now
                 )
-                changes.left.append(segment.pk)
-        for segment_id in {*changes.entered, *changes.left}:
-            _counts_update(by_id[segment_id])
+                changes.left.append(segment_id)
+                _counts_shift(segment_id, -1, current[segment_id])
         if changes.entered or changes.left:
             transaction.on_commit(lambda: _profile_changes_announce(profile_id, changes, by_id))
     return changes
 
 
-def _membership_add(*, segment: Segment, profile_id: int, now: datetime.datetime) -> bool:
-    from segments.control import control_bucket
+def _counts_shift(segment_id: int, step: int, in_control: bool) -> None:
+    """One member more or less: a counter update, not a count over a segment that may hold millions."""
+    Segment.objects.filter(pk=segment_id).update(
+        member_count=F("member_count") + step, control_count=F("control_count") + (step if in_control else 0)
+    )
 
+
+def _membership_add(*, segment: Segment, profile_id: int, now: datetime.datetime) -> bool | None:
+    """Add a member; returns whether it is in the control group, or None if it was already in."""
     in_control = control_bucket(segment.control_salt, profile_id) < control_threshold(segment.holdout_percent)
     try:
         with transaction.atomic():
@@ -408,11 +421,11 @@ def _membership_add(*, segment: Segment, profile_id: int, now: datetime.datetime
                 segment=segment, profile_id=profile_id, in_control=in_control, entered_at=now
             )
     except IntegrityError:
-        return False  # a refresh running at the same time added it
+        return None  # a refresh running at the same time added it
     SegmentMembershipChange.objects.create(
         segment=segment, profile_id=profile_id, change=MembershipChangeKind.ENTERED, changed_at=now
     )
-    return True
+    return in_control
 
 
 def _profile_changes_announce(profile_id: int, changes: ProfileChanges, segments: dict[int, Segment]) -> None:
