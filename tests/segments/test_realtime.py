@@ -64,6 +64,7 @@ def test_an_event_can_make_a_profile_leave(alice, announced, django_capture_on_c
 def test_only_segments_reading_that_event_type_are_evaluated(alice, announced, django_capture_on_commit_callbacks):
     lyon = segment("Lyon", IN_LYON)  # reads no event: left to its refreshes
     viewers = segment("Viewers", {"field": "event", "event_type": "page_view", "operator": "did"})
+    assert viewers.event_types == ["page_view"]
     buyers = segment("Buyers", BOUGHT_RECENTLY)
 
     with django_capture_on_commit_callbacks(execute=True):
