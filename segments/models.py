@@ -157,7 +157,7 @@ class SegmentListEntry(models.Model):
     """A person on the uploaded list of a static segment."""
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="list_entries")
-    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="+")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="segment_list_entries")
     added_at = models.DateTimeField(_("added at"), auto_now_add=True)
 
     class Meta:

@@ -75,3 +75,17 @@ def test_only_an_uploaded_list_segment_takes_a_file(alice):
 
     with pytest.raises(ValidationError, match="uploaded list"):
         segment_list_upload(segment=rules_segment, stream=io.BytesIO(b"email\nalice.martin@example.fr\n"))
+
+
+def test_a_merge_keeps_the_absorbed_profile_on_the_list(alice, bob, django_capture_on_commit_callbacks):
+    from profiles.models import MergeReason
+    from profiles.services import profile_merge
+
+    segment = uploaded()
+    segment_list_upload(segment=segment, stream=io.BytesIO(b"phone\n+33612345678\n"))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        profile_merge(survivor=alice, absorbed=bob, reason=MergeReason.MANUAL)
+
+    assert list(segment.list_entries.values_list("profile", flat=True)) == [alice.pk]
+    assert members(segment) == {"Alice"}
