@@ -156,6 +156,9 @@ CDP_EXTRA_IDENTIFIER_KINDS = env.list("CDP_EXTRA_IDENTIFIER_KINDS", default=[])
 # Currency of amounts that do not name one (ISO 4217).
 CDP_DEFAULT_CURRENCY = env.str("CDP_DEFAULT_CURRENCY", default="EUR")
 
+# A segment refresh still running after this many seconds is stopped and shown as failed.
+CDP_SEGMENT_REFRESH_TIME_LIMIT = env.int("CDP_SEGMENT_REFRESH_TIME_LIMIT", default=1800)
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cdp@localhost")
 

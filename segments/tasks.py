@@ -1,12 +1,14 @@
 """Celery entry points of segments: thin, they take ids and call one service."""
 
 from celery import shared_task
+from django.conf import settings
 
 from segments.models import RefreshTrigger, Segment, SegmentRefresh
 from segments.services import segment_refresh
 
 
-@shared_task(name="segments.tasks.segment_refresh_task")
+# Past the soft limit, Celery raises inside the refresh, which rolls back and records the failure.
+@shared_task(name="segments.tasks.segment_refresh_task", soft_time_limit=settings.CDP_SEGMENT_REFRESH_TIME_LIMIT)
 def segment_refresh_task(segment_id: int, refresh_id: int | None = None, trigger: str = RefreshTrigger.SCHEDULE) -> int:
     """Full refresh of one segment (scheduled by beat, or asked for with "refresh now"); returns the refresh id."""
     segment = Segment.objects.filter(pk=segment_id).first()
