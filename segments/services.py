@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
+from billiard.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -320,6 +321,11 @@ def _refresh_error_text(error: Exception) -> str:
         }
     if isinstance(error, ValidationError):
         return "; ".join(error.messages)
+    if isinstance(error, SoftTimeLimitExceeded):
+        return _(
+            "The refresh took longer than %(minutes)s minutes and was stopped: simplify the conditions, "
+            "or ask an administrator to raise CDP_SEGMENT_REFRESH_TIME_LIMIT."
+        ) % {"minutes": settings.CDP_SEGMENT_REFRESH_TIME_LIMIT // 60}
     return f"{type(error).__name__}: {error}"
 
 

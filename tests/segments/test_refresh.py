@@ -176,3 +176,21 @@ def test_the_scheduled_task_refreshes_the_segment(alice):
     assert member_names(segment) == {"Alice"}
     assert Segment.objects.get(pk=segment.pk).refreshes.get().pk == refresh_id
     assert segment_refresh_task(999_999) == 0
+
+
+def test_a_refresh_stopped_by_the_time_limit_is_recorded_as_failed(alice, monkeypatch):
+    from billiard.exceptions import SoftTimeLimitExceeded
+
+    from segments import services
+
+    segment = lyon_segment()
+
+    def too_long(**kwargs):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(services, "_memberships_write", too_long)
+    refresh = segment_refresh(segment=segment)
+
+    assert refresh.status == RefreshStatus.FAILED
+    assert refresh.error.startswith("The refresh took longer than 30 minutes and was stopped")
+    assert not SegmentMembership.objects.exists()
