@@ -224,7 +224,8 @@ class _Checker:
 
     def fail(self, path: str, field: str, message: str) -> None:
         name = _("Condition %(path)s (%(field)s)") % {"path": path, "field": field_label(field)} if field else path
-        self.errors.append(f"{name}: {message}")
+        if f"{name}: {message}" not in self.errors:
+            self.errors.append(f"{name}: {message}")
 
     def group(self, node: Any, path: str, depth: int) -> dict:
         if not isinstance(node, dict):
@@ -399,9 +400,10 @@ class _Checker:
                     dates.append(date_parse(node.get(end)))
                     cleaned[end] = dates[-1].isoformat()
                 except ValueError:
-                    self.fail(
-                        path, field, _("“%(value)s” is not a date (dd/mm/yyyy).") % {"value": node.get(end) or ""}
-                    )
+                    if not str(node.get(end) or "").strip():
+                        self.fail(path, field, _("enter the first and the last day of the period."))
+                    else:
+                        self.fail(path, field, _("“%(value)s” is not a date (dd/mm/yyyy).") % {"value": node.get(end)})
             if len(dates) == 2 and dates[0] > dates[1]:
                 self.fail(path, field, _("the start of the period is after its end."))
 

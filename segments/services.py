@@ -35,6 +35,7 @@ from segments.models import (
     SegmentRefresh,
 )
 from segments.rules import rules_check, rules_event_types, rules_segment_ids
+from segments.selectors import segments_using
 from segments.signals import segment_membership_changed
 
 logger = logging.getLogger(__name__)
@@ -126,9 +127,14 @@ def _event_types_update() -> dict[int, list[str]]:
 
 
 @transaction.atomic
-def segment_save(*, segment: Segment, rules: Any = None, actor: str = "") -> Segment:
-    """Create or update a segment: checks its rules, keeps its schedule and the real-time index in step."""
+def segment_save(*, segment: Segment, rules: Any = None, actor: str = "", refresh: bool = False) -> Segment:
+    """Create or update a segment: checks its rules, keeps its schedule and the real-time index in step.
+
+    With ``refresh``, a segment whose conditions are new or changed is queued for
+    a full refresh, so that its stored members do not wait for the schedule.
+    """
     is_new = segment.pk is None
+    previous = None if is_new else Segment.objects.filter(pk=segment.pk).values("kind", "rules").first()
     if segment.kind == SegmentKind.STATIC:
         segment.rules = {"match": "all", "conditions": []}
     else:
@@ -144,19 +150,17 @@ def segment_save(*, segment: Segment, rules: Any = None, actor: str = "") -> Seg
     segment_schedule_sync(segment=segment)
     if holdout_changed:
         segment_holdout_apply(segment=segment)
+    if refresh and segment.kind == SegmentKind.RULES and previous != {"kind": segment.kind, "rules": segment.rules}:
+        segment_refresh_request(segment=segment, trigger=RefreshTrigger.RULES_CHANGED)
     return segment
 
 
 def segment_delete(*, segment: Segment) -> None:
-    users = [
-        name
-        for pk, name, rules in Segment.objects.exclude(pk=segment.pk).values_list("pk", "name", "rules")
-        if segment.pk in rules_segment_ids(rules)
-    ]
+    users = segments_using(segment_ids={segment.pk}).get(segment.pk, [])
     if users:
         raise ValidationError(
             _("“%(name)s” is used in the conditions of: %(users)s. Change those segments first.")
-            % {"name": segment.name, "users": ", ".join(sorted(users))}
+            % {"name": segment.name, "users": ", ".join(users)}
         )
     with transaction.atomic():
         task = segment.refresh_task
@@ -581,16 +585,19 @@ def segment_list_upload(*, segment: Segment, stream: BinaryIO, replace: bool = T
     rows: Iterable[tuple[int, tuple[str, ...]]] = csv_rows(stream, layout)
     if header_kind is None and layout.header:
         rows = [(1, tuple(layout.header)), *rows]
-    for line, cells in rows:
-        raw = (cells[0] if cells else "").strip()
-        if not raw:
-            continue
-        result.lines += 1
-        kind = header_kind or _kind_guess(raw)
-        try:
-            wanted.append((line, raw, kind, normalise_identifier(kind, raw)))
-        except ValidationError as error:
-            result.unmatched.append((line, raw, "; ".join(error.messages)))
+    try:
+        for line, cells in rows:
+            raw = (cells[0] if cells else "").strip()
+            if not raw:
+                continue
+            result.lines += 1
+            kind = header_kind or _kind_guess(raw)
+            try:
+                wanted.append((line, raw, kind, normalise_identifier(kind, raw)))
+            except ValidationError as error:
+                result.unmatched.append((line, raw, "; ".join(error.messages)))
+    except ImportFileError as error:  # a line that is no CSV text, in the middle of the file
+        raise ValidationError(str(error)) from error
     found: dict[tuple[str, str], int] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
