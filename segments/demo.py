@@ -79,9 +79,7 @@ def demo_segments_create(*, actor: str = "demo") -> list[Segment]:
     for name, description, holdout, rules in demo_segments_rules():
         if Segment.objects.filter(name=name).exists():
             continue
-        segment = Segment(
-            name=name, description=description, holdout_percent=holdout, refresh_every=RefreshEvery.DAY
-        )
+        segment = Segment(name=name, description=description, holdout_percent=holdout, refresh_every=RefreshEvery.DAY)
         created.append(segment_save(segment=segment, rules=rules, actor=actor))
     for segment in created:
         segment_refresh(segment=segment, trigger=RefreshTrigger.RULES_CHANGED)
