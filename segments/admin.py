@@ -277,7 +277,7 @@ class SegmentAdmin(admin.ModelAdmin):
         if not segment.event_types:
             return gettext("None: only a full refresh changes who is in the segment.")
         names = dict(EventType.choices)
-        listed = ", ".join(names.get(kind, kind) for kind in segment.event_types)
+        listed = ", ".join(str(names.get(kind, kind)) for kind in segment.event_types)
         return gettext("%(types)s. An event of these types updates the person’s membership at once.") % {
             "types": listed
         }

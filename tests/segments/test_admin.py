@@ -704,3 +704,12 @@ def test_the_list_s_number_of_queries_does_not_grow_with_the_number_of_segments(
     with django_assert_num_queries(len(one.captured_queries)):
         response = admin_client.get(CHANGELIST)
     assert len(response.context["cl"].result_list) == 8
+
+
+def test_the_page_of_a_segment_reading_events_names_them_in_the_admin_s_language(admin_client):
+    viewers = segment_with("Shoe viewers", rules(condition("event", "did", event_type="product_view")), refresh=False)
+
+    response = admin_client.get(url("change", viewers), HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert response.status_code == 200
+    assert "Produit vu. Un événement de ces types" in response.content.decode()
