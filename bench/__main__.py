@@ -18,7 +18,9 @@ def arguments_parse(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="NAME",
         help="Run only this benchmark (repeatable, or comma-separated).",
     )
-    parser.add_argument("--scale", type=int, default=100_000, help="Profiles in the demo data (default 100,000).")
+    parser.add_argument(
+        "--scale", type=int, default=1_000_000, help="Profiles in the demo data, ten events each (default 1,000,000)."
+    )
     parser.add_argument("--repeat", type=int, default=3, help="Runs per figure; the median is shown (default 3).")
     parser.add_argument(
         "--operations", type=int, default=1_000, help="Operations per run for single-operation benchmarks."

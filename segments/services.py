@@ -219,6 +219,7 @@ def _memberships_write(*, segment: Segment, refresh: SegmentRefresh, now: dateti
     quote = connection.ops.quote_name
     membership, history = quote(SegmentMembership._meta.db_table), quote(SegmentMembershipChange._meta.db_table)
     matching = quote(f"segment_matching_{refresh.pk}")
+    newcomers = quote(f"segment_newcomers_{refresh.pk}")
     bucket = control_bucket_sql(connection.vendor, "m.id")
     with connection.cursor() as cursor:
         _temporary_table(cursor, matching, matching_sql, matching_params)
@@ -235,23 +236,29 @@ def _memberships_write(*, segment: Segment, refresh: SegmentRefresh, now: dateti
                 f"AND NOT EXISTS (SELECT 1 FROM {matching} m WHERE m.id = {membership}.profile_id)",
                 [segment.pk],
             )
-        newcomers = (
-            f"FROM {matching} m WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {membership} s WHERE s.segment_id = %s AND s.profile_id = m.id)"
+        # The newcomers are set aside first: inserting members while reading the same table for who is
+        # already in would read it once per newcomer when its statistics say it is empty (a new instance).
+        _temporary_table(
+            cursor,
+            newcomers,
+            f"SELECT m.id FROM {matching} m WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {membership} s WHERE s.segment_id = %s AND s.profile_id = m.id)",
+            [segment.pk],
         )
         cursor.execute(
             f"INSERT INTO {history} (segment_id, profile_id, change, changed_at, refresh_id) "
-            f"SELECT %s, m.id, %s, %s, %s {newcomers}",
-            [segment.pk, MembershipChangeKind.ENTERED, now, refresh.pk, segment.pk],
+            f"SELECT %s, m.id, %s, %s, %s FROM {newcomers} m",
+            [segment.pk, MembershipChangeKind.ENTERED, now, refresh.pk],
         )
         entered = cursor.rowcount
         if entered:
             cursor.execute(
                 f"INSERT INTO {membership} (segment_id, profile_id, in_control, entered_at) "
-                f"SELECT %s, m.id, {bucket} < %s, %s {newcomers}",
-                [segment.pk, segment.control_salt, control_threshold(segment.holdout_percent), now, segment.pk],
+                f"SELECT %s, m.id, {bucket} < %s, %s FROM {newcomers} m",
+                [segment.pk, segment.control_salt, control_threshold(segment.holdout_percent), now],
             )
         cursor.execute(f"DROP TABLE {matching}")
+        cursor.execute(f"DROP TABLE {newcomers}")
     return entered, left
 
 
