@@ -156,6 +156,18 @@ CDP_EXTRA_IDENTIFIER_KINDS = env.list("CDP_EXTRA_IDENTIFIER_KINDS", default=[])
 # Currency of amounts that do not name one (ISO 4217).
 CDP_DEFAULT_CURRENCY = env.str("CDP_DEFAULT_CURRENCY", default="EUR")
 
+# Seconds before each new attempt at a failed delivery (then it is failed for good): 5 s, 5 min,
+# 30 min, 2 h, 5 h, 10 h, 10 h, as the established webhook services do; jittered by ±20 %.
+CDP_DELIVERY_RETRY_SCHEDULE = env.list(
+    "CDP_DELIVERY_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+
+# The address people reach this platform at, for links in messages (unsubscribe): https://cdp.example.com
+CDP_PUBLIC_URL = env.str("CDP_PUBLIC_URL", default="http://127.0.0.1:8000")
+
+# Where the "CSV file to download" destinations write their files (one per campaign run).
+CDP_EXPORT_DIR = Path(env.str("CDP_EXPORT_DIR", default=str(VAR_DIR / "exports")))
+
 # A segment refresh still running after this many seconds is stopped and shown as failed.
 CDP_SEGMENT_REFRESH_TIME_LIMIT = env.int("CDP_SEGMENT_REFRESH_TIME_LIMIT", default=1800)
 

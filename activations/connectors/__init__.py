@@ -1,0 +1,108 @@
+"""Connectors: how a batch of deliveries reaches a destination.
+
+A connector is a class registered under its ``ConnectorKind``. It is built from
+a Destination and sends one batch at a time (``send``), returning what became
+of each delivery: delivered, failed for good (with the reason), or to retry
+(with the reason, and the peer's ``Retry-After`` when it gave one). It never
+decides who may be contacted: the run hands it only deliveries that passed the
+consent gate and the pressure cap.
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from activations.models import Destination
+
+
+class ConnectorError(Exception):
+    """The destination cannot be reached or refused us; the message says exactly why."""
+
+
+@dataclass(frozen=True)
+class Recipient:
+    delivery_id: int
+    idempotency_key: str
+    profile_id: int
+    profile_uuid: str
+    address: str  # the consented address on email, SMS and phone; "" on other channels
+    fields: dict[str, Any]  # first_name, last_name, city, ... and traits, for placeholders and columns
+
+
+@dataclass(frozen=True)
+class Batch:
+    message_id: str  # the same on every attempt of this batch
+    campaign: str  # the campaign's slug
+    run: str  # the run's uuid
+    channel: str
+    content: dict[str, Any]
+    recipients: list[Recipient]
+
+
+@dataclass
+class BatchOutcome:
+    delivered: list[int] = field(default_factory=list)
+    failed: dict[int, str] = field(default_factory=dict)  # delivery id -> reason; not retried
+    retry: dict[int, str] = field(default_factory=dict)  # delivery id -> reason; retried later
+    retry_after: float | None = None  # seconds the peer asked us to wait
+
+    @classmethod
+    def all_retry(cls, batch: Batch, reason: str, retry_after: float | None = None) -> "BatchOutcome":
+        return cls(retry={r.delivery_id: reason for r in batch.recipients}, retry_after=retry_after)
+
+    @classmethod
+    def all_failed(cls, batch: Batch, reason: str) -> "BatchOutcome":
+        return cls(failed={r.delivery_id: reason for r in batch.recipients})
+
+    @classmethod
+    def all_delivered(cls, batch: Batch) -> "BatchOutcome":
+        return cls(delivered=[r.delivery_id for r in batch.recipients])
+
+
+class Connector:
+    kind: ClassVar[str]
+    # Deliveries per batch unless the destination says otherwise; None: the whole run in one batch (files).
+    default_batch_size: ClassVar[int | None] = 500
+
+    def __init__(self, destination: Destination) -> None:
+        self.destination = destination
+        self.settings = destination.settings
+        self.secrets = destination.secrets
+
+    @property
+    def batch_size(self) -> int | None:
+        if self.default_batch_size is None:
+            return None
+        return int(self.settings.get("batch_size") or self.default_batch_size)
+
+    def test_connection(self) -> str:
+        """A sentence saying what was checked; ConnectorError with the exact error otherwise."""
+        raise NotImplementedError
+
+    def send(self, batch: Batch) -> BatchOutcome:
+        raise NotImplementedError
+
+
+REGISTRY: dict[str, type[Connector]] = {}
+
+
+def register(connector: type[Connector]) -> type[Connector]:
+    REGISTRY[connector.kind] = connector
+    return connector
+
+
+def connectors_load() -> dict[str, type[Connector]]:
+    """Import every module of this package: each registers its connector."""
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
+    return REGISTRY
+
+
+def connector_for(destination: Destination) -> Connector:
+    connectors_load()
+    try:
+        return REGISTRY[destination.kind](destination)
+    except KeyError:
+        raise ConnectorError(f"No connector for the destination type “{destination.kind}”.") from None

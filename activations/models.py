@@ -1,0 +1,252 @@
+"""Destinations (where messages and files go), campaigns, their runs and one Delivery per profile and run.
+
+A run follows DESIGN.md: a snapshot of the campaign's segments becomes one
+Delivery row per profile, with its status decided in SQL (held out for the
+control group, suppressed without consent or over the pressure cap, pending
+otherwise); the pending ones are then sent in batches whose content and
+idempotency keys are fixed at planning, so that a retried batch is the same
+request and a peer can drop what it has already received.
+"""
+
+import secrets
+import uuid
+from decimal import Decimal
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django_celery_beat.models import PeriodicTask
+
+from profiles.models import Channel, Profile
+from segments.models import Segment
+
+
+def salt_new() -> str:
+    return secrets.token_hex(8)
+
+
+class ConnectorKind(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook / HTTP API")
+    SFTP = "sftp", _("SFTP file drop (CSV)")
+    CSV_FILE = "csv_file", _("CSV file to download")
+    EMAIL = "email", _("Email")
+    SMS = "sms", _("SMS (HTTP provider)")
+    AD_AUDIENCE = "ad_audience", _("Ad audience (hashed identifiers)")
+
+
+class Destination(models.Model):
+    """A connector and its settings. Secrets are kept apart and never shown back in the admin."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    kind = models.CharField(_("type"), max_length=32, choices=ConnectorKind.choices)
+    settings = models.JSONField(_("settings"), default=dict, blank=True)
+    secrets = models.JSONField(_("secrets"), default=dict, blank=True, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("destination")
+        verbose_name_plural = _("destinations")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class CampaignStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    SCHEDULED = "scheduled", _("Scheduled")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    FINISHED = "finished", _("Finished")
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    slug = models.SlugField(_("short name"), max_length=100, unique=True, help_text=_("Used in tracked links."))
+    description = models.TextField(_("description"), blank=True)
+    segments = models.ManyToManyField(Segment, related_name="campaigns", verbose_name=_("segments"))
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    destination = models.ForeignKey(
+        Destination, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("destination")
+    )
+    content = models.JSONField(
+        _("content"),
+        default=dict,
+        blank=True,
+        help_text=_("Subject and body of a message, or the payload sent to the destination."),
+    )
+    holdout_percent = models.DecimalField(
+        _("control group (%)"),
+        max_digits=4,
+        decimal_places=1,
+        default=Decimal("10"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("50"))],
+        help_text=_("Share of the audience that receives nothing, to measure what the campaign brings."),
+    )
+    control_salt = models.CharField(_("control group seed"), max_length=32, default=salt_new, editable=False)
+    pressure_max_messages = models.PositiveSmallIntegerField(
+        _("at most … messages per person"),
+        null=True,
+        blank=True,
+        help_text=_("This campaign skips people who already received this many messages on its channel…"),
+    )
+    pressure_window_days = models.PositiveSmallIntegerField(
+        _("… over the last … days"), default=7, validators=[MinValueValidator(1)]
+    )
+    priority = models.PositiveSmallIntegerField(
+        _("priority"),
+        default=100,
+        help_text=_("When campaigns compete for the same people under a pressure cap, the lower number goes first."),
+    )
+    fixed_cost = models.DecimalField(_("fixed cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
+    cost_per_send = models.DecimalField(_("cost per send"), max_digits=10, decimal_places=4, default=Decimal("0"))
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    status = models.CharField(_("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    schedule_task = models.OneToOneField(
+        PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        ordering = ["priority", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class PressureCap(models.Model):
+    """A global rule: at most N messages per person over a rolling window, on one channel or on all of them."""
+
+    channel = models.CharField(
+        _("channel"),
+        max_length=32,
+        choices=Channel.choices,
+        blank=True,
+        help_text=_("Leave empty for a cap across all channels."),
+    )
+    max_messages = models.PositiveSmallIntegerField(_("at most … messages"), validators=[MinValueValidator(1)])
+    window_days = models.PositiveSmallIntegerField(_("over the last … days"), validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = _("pressure cap")
+        verbose_name_plural = _("pressure caps")
+        constraints = [models.UniqueConstraint(fields=["channel", "window_days"], name="pressure_cap_unique")]
+
+    def __str__(self) -> str:
+        channel = self.get_channel_display() if self.channel else _("all channels")
+        return f"{channel}: {self.max_messages} / {self.window_days} d"
+
+
+class RunStatus(models.TextChoices):
+    PLANNING = "planning", _("Planning")
+    SENDING = "sending", _("Sending")
+    FINISHED = "finished", _("Finished")
+    FAILED = "failed", _("Failed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class RunTrigger(models.TextChoices):
+    MANUAL = "manual", _("Started in the admin")
+    SCHEDULE = "schedule", _("Schedule")
+    EVENT = "event", _("Triggered by an event")
+    SEGMENT_ENTRY = "segment_entry", _("Triggered by entering a segment")
+
+
+class CampaignRun(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    trigger = models.CharField(_("started by"), max_length=16, choices=RunTrigger.choices)
+    status = models.CharField(_("status"), max_length=16, choices=RunStatus.choices, default=RunStatus.PLANNING)
+    batch_size = models.PositiveIntegerField(_("batch size"), default=500)
+    batches = models.PositiveIntegerField(_("batches"), default=0)
+    created_at = models.DateTimeField(_("started"), auto_now_add=True)
+    planned_at = models.DateTimeField(_("planned"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        verbose_name = _("campaign run")
+        verbose_name_plural = _("campaign runs")
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.campaign} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    RETRYING = "retrying", _("Waiting to retry")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+
+
+class DeliveryBatch(models.Model):
+    """A group of deliveries sent in one request: its rows and its idempotency id never change."""
+
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="delivery_batches")
+    number = models.PositiveIntegerField(_("number"))
+    status = models.CharField(_("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery batch")
+        verbose_name_plural = _("delivery batches")
+        constraints = [models.UniqueConstraint(fields=["run", "number"], name="delivery_batch_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}#{self.number}: {self.status}"
+
+    @property
+    def message_id(self) -> str:
+        """The idempotency id sent with this batch, the same on every attempt."""
+        return f"msg_{self.run.uuid.hex}_{self.number}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENT = "sent", _("Sent")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")
+    HELD_OUT = "held_out", _("Held out (control group)")
+    SUPPRESSED_NO_CONSENT = "suppressed_no_consent", _("Not sent: no consent")
+    SUPPRESSED_PRESSURE = "suppressed_pressure", _("Not sent: pressure cap")
+
+
+# Statuses that count as a message received by the person, for the pressure cap.
+PRESSURE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+
+
+class Delivery(models.Model):
+    run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="deliveries")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    status = models.CharField(_("status"), max_length=24, choices=DeliveryStatus.choices)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    batch = models.PositiveIntegerField(_("batch"), null=True, blank=True)
+    idempotency_key = models.UUIDField(_("idempotency key"), default=uuid.uuid4, unique=True, editable=False)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    error = models.CharField(_("reason"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("planned"))
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [models.UniqueConstraint(fields=["run", "profile"], name="delivery_one_per_run_and_profile")]
+        indexes = [
+            models.Index(fields=["run", "batch"]),
+            models.Index(fields=["run", "status"]),
+            # The pressure cap counts a profile's recent messages, per channel.
+            models.Index(fields=["profile", "channel", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.profile_id}: {self.status}"

@@ -1,0 +1,359 @@
+"""Writes on campaigns: planning a run (snapshot, control group, consent gate, pressure cap, batches) and sending.
+
+Planning is set-based: a few statements whatever the audience size. Sending
+takes one batch at a time, locks it, re-checks consent (a withdrawal since the
+plan is honoured), calls the destination's connector and records each
+delivery's fate in the same transaction. A failed attempt is retried on a
+schedule like the established webhook services (seconds, then minutes, then
+hours, with jitter, honouring Retry-After), then marked failed with the reason.
+"""
+
+import datetime
+import logging
+import random
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from activations.connectors import Batch, BatchOutcome, Recipient, connector_for
+from activations.models import (
+    PRESSURE_STATUSES,
+    BatchStatus,
+    Campaign,
+    CampaignRun,
+    Delivery,
+    DeliveryBatch,
+    DeliveryStatus,
+    PressureCap,
+    RunStatus,
+)
+from profiles.selectors import consent_gate
+from segments.control import control_bucket_sql, control_threshold
+from segments.models import SegmentMembership
+
+logger = logging.getLogger(__name__)
+
+PROFILE_FIELDS = ("first_name", "last_name", "city", "postcode", "country", "language", "birth_date")
+
+
+# ---------------------------------------------------------------------------
+# Planning
+
+
+def _snapshot(*, run: CampaignRun, now: datetime.datetime) -> None:
+    """One Delivery per member of the campaign's segments, held out when in a control group.
+
+    A person is held out when the campaign's own bucket puts them in its control
+    group, or when they are in the control group of one of its segments: a
+    control group is kept out of every send.
+    """
+    campaign = run.campaign
+    quote = connection.ops.quote_name
+    deliveries, members = quote(Delivery._meta.db_table), quote(SegmentMembership._meta.db_table)
+    segment_ids = list(campaign.segments.values_list("pk", flat=True))
+    if not segment_ids:
+        return
+    bucket = control_bucket_sql(connection.vendor, "m.profile_id")
+    key = (
+        "md5(%s || ':' || m.profile_id::text)::uuid"
+        if connection.vendor == "postgresql"
+        else "cdp_md5(%s || ':' || m.profile_id)"
+    )
+    placeholders = ", ".join(["%s"] * len(segment_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {deliveries} (run_id, profile_id, channel, status, address, idempotency_key, attempts, "
+            f"error, created_at) "
+            f"SELECT %s, m.profile_id, %s, "
+            f"CASE WHEN {bucket} < %s OR MAX(CASE WHEN m.in_control THEN 1 ELSE 0 END) = 1 THEN %s ELSE %s END, "
+            f"'', {key}, 0, '', %s "
+            f"FROM {members} m WHERE m.segment_id IN ({placeholders}) GROUP BY m.profile_id",
+            [
+                run.pk,
+                campaign.channel,
+                campaign.control_salt,
+                control_threshold(campaign.holdout_percent),
+                DeliveryStatus.HELD_OUT,
+                DeliveryStatus.PENDING,
+                run.uuid.hex,
+                now,
+                *segment_ids,
+            ],
+        )
+
+
+def _consent_apply(*, run: CampaignRun, deliveries: Q | None = None) -> int:
+    """Pending deliveries without consent for the channel are suppressed; the others get their address.
+
+    This is the consent gate (profiles.selectors.consent_gate), applied to the
+    whole run in two statements. Returns how many were suppressed.
+    """
+    gate = consent_gate(channel=run.campaign.channel).filter(profile=OuterRef("profile"))
+    pending = Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING)
+    if deliveries is not None:
+        pending = pending.filter(deliveries)
+    suppressed = pending.exclude(Exists(gate)).update(
+        status=DeliveryStatus.SUPPRESSED_NO_CONSENT, error=_("No consent for this channel.")
+    )
+    pending.update(address=Subquery(gate.order_by("address").values("address")[:1]))
+    return suppressed
+
+
+def _pressure_caps(campaign: Campaign) -> list[tuple[str, int, int]]:
+    """(channel or "" for all channels, max messages, window in days) of every cap this campaign obeys."""
+    caps = [
+        (cap.channel, cap.max_messages, cap.window_days)
+        for cap in PressureCap.objects.filter(Q(channel="") | Q(channel=campaign.channel))
+    ]
+    if campaign.pressure_max_messages:
+        caps.append((campaign.channel, campaign.pressure_max_messages, campaign.pressure_window_days))
+    return caps
+
+
+def _pressure_apply(*, run: CampaignRun, now: datetime.datetime) -> int:
+    """Suppress pending deliveries of people who already got as many messages as a cap allows.
+
+    Messages of other runs count when pending, sent or delivered, planned within
+    the cap's window. Runs are planned one at a time (the run row of each
+    campaign is locked), so two campaigns competing for the same people are
+    served in the order they are planned: the beat task plans due campaigns by
+    priority.
+    """
+    suppressed = 0
+    for channel, max_messages, window_days in _pressure_caps(run.campaign):
+        recent = Delivery.objects.filter(
+            created_at__gte=now - datetime.timedelta(days=window_days), status__in=PRESSURE_STATUSES
+        ).exclude(run=run)
+        if channel:
+            recent = recent.filter(channel=channel)
+        over = (
+            recent.order_by()
+            .values("profile_id")
+            .annotate(messages=Count("pk"))
+            .filter(messages__gte=max_messages)
+            .values("profile_id")
+        )
+        scope = _("on this channel") if channel else _("on all channels")
+        suppressed += Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING, profile_id__in=over).update(
+            status=DeliveryStatus.SUPPRESSED_PRESSURE,
+            error=_("Already %(count)s messages in %(days)s days %(scope)s.")
+            % {"count": max_messages, "days": window_days, "scope": scope},
+        )
+    return suppressed
+
+
+def _batches_assign(*, run: CampaignRun) -> int:
+    """Number the pending deliveries into batches of ``run.batch_size`` (0 = one batch); returns the count."""
+    quote = connection.ops.quote_name
+    deliveries, batches = quote(Delivery._meta.db_table), quote(DeliveryBatch._meta.db_table)
+    size = run.batch_size or 2**31
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {deliveries} SET batch = numbered.batch FROM ("
+            f"SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS batch FROM {deliveries} "
+            f"WHERE run_id = %s AND status = %s) AS numbered WHERE {deliveries}.id = numbered.id",
+            [size, run.pk, DeliveryStatus.PENDING],
+        )
+        cursor.execute(
+            f"INSERT INTO {batches} (run_id, number, status, attempts, error) "
+            f"SELECT DISTINCT %s, batch, %s, 0, '' FROM {deliveries} WHERE run_id = %s AND batch IS NOT NULL",
+            [run.pk, BatchStatus.PENDING, run.pk],
+        )
+        return cursor.rowcount
+
+
+@dataclass
+class RunCounts:
+    total: int
+    by_status: dict[str, int]
+
+
+def campaign_run_counts(*, run: CampaignRun) -> RunCounts:
+    rows = Delivery.objects.filter(run=run).values_list("status").annotate(n=Count("pk")).order_by()
+    by_status = {status: count for status, count in rows}
+    return RunCounts(total=sum(by_status.values()), by_status=by_status)
+
+
+def campaign_run_create(*, campaign: Campaign, trigger: str) -> CampaignRun:
+    batch_size = connector_for(campaign.destination).batch_size
+    return CampaignRun.objects.create(campaign=campaign, trigger=trigger, batch_size=batch_size or 0)
+
+
+@transaction.atomic
+def campaign_run_plan(*, run: CampaignRun, now: datetime.datetime | None = None) -> CampaignRun:
+    """Snapshot, control group, consent gate, pressure cap and batches for ``run``: one transaction.
+
+    Planning a run twice does nothing the second time.
+    """
+    now = now or timezone.now()
+    run = CampaignRun.objects.select_for_update().select_related("campaign").get(pk=run.pk)
+    if run.status != RunStatus.PLANNING:
+        return run
+    # Runs of one campaign are planned one after the other, so the pressure cap sees the previous one.
+    Campaign.objects.select_for_update().filter(pk=run.campaign_id).first()
+    _snapshot(run=run, now=now)
+    _consent_apply(run=run)
+    _pressure_apply(run=run, now=now)
+    run.batches = _batches_assign(run=run)
+    run.planned_at = now
+    run.status = RunStatus.SENDING if run.batches else RunStatus.FINISHED
+    if not run.batches:
+        run.finished_at = now
+    run.save(update_fields=["batches", "planned_at", "status", "finished_at"])
+    return run
+
+
+# ---------------------------------------------------------------------------
+# Sending
+
+
+def retry_schedule() -> list[float]:
+    """Seconds to wait before each retry (the established webhook services' schedule, by default)."""
+    return [float(seconds) for seconds in settings.CDP_DELIVERY_RETRY_SCHEDULE]
+
+
+def retry_delay(*, attempt: int, retry_after: float | None) -> float | None:
+    """Seconds before the next attempt after ``attempt`` failed ones, or None when it was the last."""
+    schedule = retry_schedule()
+    if attempt > len(schedule):
+        return None
+    delay = schedule[attempt - 1] * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not a secret)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+def _recipients(deliveries: list[Delivery]) -> list[Recipient]:
+    recipients = []
+    for delivery in deliveries:
+        profile = delivery.profile
+        fields = {name: getattr(profile, name) for name in PROFILE_FIELDS}
+        fields = {name: ("" if value is None else str(value)) for name, value in fields.items()}
+        recipients.append(
+            Recipient(
+                delivery_id=delivery.pk,
+                idempotency_key=str(delivery.idempotency_key),
+                profile_id=profile.pk,
+                profile_uuid=str(profile.uuid),
+                address=delivery.address,
+                fields={**{str(key): value for key, value in (profile.traits or {}).items()}, **fields},
+            )
+        )
+    return recipients
+
+
+def _outcome_record(
+    *, batch: DeliveryBatch, outcome: BatchOutcome, accepted_status: str, now: datetime.datetime
+) -> None:
+    run_deliveries = Delivery.objects.filter(run_id=batch.run_id, batch=batch.number)
+    if outcome.delivered:
+        run_deliveries.filter(pk__in=outcome.delivered).update(
+            status=accepted_status, sent_at=now, error="", attempts=F("attempts") + 1
+        )
+    for delivery_id, reason in outcome.failed.items():
+        run_deliveries.filter(pk=delivery_id).update(
+            status=DeliveryStatus.FAILED, error=reason[:500], attempts=F("attempts") + 1
+        )
+    if not outcome.retry:
+        batch.status, batch.finished_at, batch.next_attempt_at = BatchStatus.DONE, now, None
+        batch.error = next(iter(outcome.failed.values()), "")[:500]
+        return
+    reason = next(iter(outcome.retry.values()))
+    delay = retry_delay(attempt=batch.attempts, retry_after=outcome.retry_after)
+    retrying = run_deliveries.filter(pk__in=list(outcome.retry))
+    if delay is None:
+        given_up = _("Gave up after %(attempts)s attempts: %(reason)s") % {"attempts": batch.attempts, "reason": reason}
+        retrying.update(status=DeliveryStatus.FAILED, error=given_up[:500], attempts=F("attempts") + 1)
+        batch.status, batch.finished_at, batch.next_attempt_at, batch.error = (
+            BatchStatus.FAILED, now, None, given_up[:500]
+        )  # fmt: skip
+        return
+    retrying.update(error=reason[:500], attempts=F("attempts") + 1)
+    batch.status, batch.error = BatchStatus.RETRYING, reason[:500]
+    batch.next_attempt_at = now + datetime.timedelta(seconds=delay)
+
+
+def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) -> DeliveryBatch | None:
+    """Send one batch (one attempt). Safe to call twice or concurrently: a batch done is not sent again.
+
+    The batch row stays locked while its request is made, so two workers never
+    send it at once; the outcome is written in the same transaction. A crash
+    after the peer accepted and before the commit resends the same batch id and
+    the same delivery keys, which the peer recognises.
+    """
+    with transaction.atomic():
+        batch = (
+            DeliveryBatch.objects.select_for_update(skip_locked=True)
+            .select_related("run__campaign__destination")
+            .filter(pk=batch_id)
+            .first()
+        )
+        now = now or timezone.now()
+        if batch is None or batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
+            return batch
+        if batch.status == BatchStatus.RETRYING and batch.next_attempt_at and batch.next_attempt_at > now:
+            return batch  # queued twice (countdown and sweeper): the second waits for its time
+        run, campaign = batch.run, batch.run.campaign
+        in_batch = Q(batch=batch.number)
+        # A consent withdrawn since the plan is honoured at this send.
+        _consent_apply(run=run, deliveries=in_batch)
+        pending = list(
+            Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING)
+            .filter(in_batch)
+            .select_related("profile")
+            .order_by("pk")
+        )
+        batch.attempts += 1
+        if pending:
+            connector = connector_for(campaign.destination)
+            outcome = connector.send(
+                Batch(
+                    message_id=batch.message_id,
+                    campaign=campaign.slug,
+                    run=str(run.uuid),
+                    channel=campaign.channel,
+                    content=campaign.content,
+                    recipients=_recipients(pending),
+                )
+            )
+            accepted = getattr(connector, "accepted_status", DeliveryStatus.DELIVERED)
+            _outcome_record(batch=batch, outcome=outcome, accepted_status=accepted, now=now)
+        else:
+            batch.status, batch.finished_at = BatchStatus.DONE, now
+        batch.save()
+        if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
+            _run_finish_if_done(run=run, now=now)
+    return batch
+
+
+def _run_finish_if_done(*, run: CampaignRun, now: datetime.datetime) -> None:
+    open_batches = DeliveryBatch.objects.filter(run=run, status__in=(BatchStatus.PENDING, BatchStatus.RETRYING))
+    CampaignRun.objects.filter(pk=run.pk, status=RunStatus.SENDING).exclude(Exists(open_batches)).update(
+        status=RunStatus.FINISHED, finished_at=now
+    )
+
+
+def delivery_batches_due(*, now: datetime.datetime | None = None, stale_after: int = 600) -> list[int]:
+    """Batches to (re)send now: retries whose time has come, and pending ones whose message may be lost."""
+    now = now or timezone.now()
+    due = Q(status=BatchStatus.RETRYING, next_attempt_at__lte=now) | Q(
+        status=BatchStatus.PENDING, run__planned_at__lte=now - datetime.timedelta(seconds=stale_after)
+    )
+    return list(
+        DeliveryBatch.objects.filter(due, run__status=RunStatus.SENDING).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+__all__ = [
+    "RunCounts",
+    "campaign_run_counts",
+    "campaign_run_create",
+    "campaign_run_plan",
+    "delivery_batch_send",
+    "delivery_batches_due",
+    "retry_delay",
+]

@@ -1,0 +1,49 @@
+"""Celery entry points of campaigns: thin, they take ids and call one service."""
+
+from celery import shared_task
+
+from activations.models import BatchStatus, RunStatus
+from activations.services import campaign_run_plan, delivery_batch_send, delivery_batches_due
+
+# Retries further away than this wait for the sweeper (every minute), not in the broker: a broker
+# holding a message for hours may hand it out twice, and a sweeper loses nothing if the broker does.
+COUNTDOWN_MAX = 600
+
+
+@shared_task(name="activations.tasks.campaign_run_task")
+def campaign_run_task(run_id: int) -> int:
+    """Plan the run, then queue its batches; returns how many were queued."""
+    from activations.models import CampaignRun
+
+    run = campaign_run_plan(run=CampaignRun.objects.get(pk=run_id))
+    if run.status != RunStatus.SENDING:
+        return 0
+    batch_ids = list(
+        run.delivery_batches.filter(status=BatchStatus.PENDING).order_by("number").values_list("pk", flat=True)
+    )
+    for batch_id in batch_ids:
+        delivery_batch_send_task.delay(batch_id)
+    return len(batch_ids)
+
+
+@shared_task(name="activations.tasks.delivery_batch_send_task")
+def delivery_batch_send_task(batch_id: int) -> str:
+    batch = delivery_batch_send(batch_id=batch_id)
+    if batch is None:
+        return "locked or gone"
+    if batch.status == BatchStatus.RETRYING and batch.next_attempt_at is not None:
+        from django.utils import timezone
+
+        delay = (batch.next_attempt_at - timezone.now()).total_seconds()
+        if delay <= COUNTDOWN_MAX:
+            delivery_batch_send_task.apply_async((batch_id,), countdown=max(0.0, delay))
+    return batch.status
+
+
+@shared_task(name="activations.tasks.delivery_batches_due_task")
+def delivery_batches_due_task() -> int:
+    """Every minute (beat): queue the batches whose retry is due, and pending ones whose message was lost."""
+    due = delivery_batches_due()
+    for batch_id in due:
+        delivery_batch_send_task.delay(batch_id)
+    return len(due)
