@@ -62,6 +62,28 @@ class CampaignStatus(models.TextChoices):
     FINISHED = "finished", _("Finished")
 
 
+class ScheduleKind(models.TextChoices):
+    MANUAL = "manual", _("Only when I start it")
+    ONCE = "once", _("Once, at a date and time")
+    RECURRING = "recurring", _("Again and again")
+
+
+class Recurrence(models.TextChoices):
+    DAILY = "daily", _("Every day")
+    WEEKLY = "weekly", _("Every week")
+    MONTHLY = "monthly", _("Every month")
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 1, _("Monday")
+    TUESDAY = 2, _("Tuesday")
+    WEDNESDAY = 3, _("Wednesday")
+    THURSDAY = 4, _("Thursday")
+    FRIDAY = 5, _("Friday")
+    SATURDAY = 6, _("Saturday")
+    SUNDAY = 0, _("Sunday")
+
+
 class Campaign(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     slug = models.SlugField(_("short name"), max_length=100, unique=True, help_text=_("Used in tracked links."))
@@ -104,6 +126,26 @@ class Campaign(models.Model):
     cost_per_send = models.DecimalField(_("cost per send"), max_digits=10, decimal_places=4, default=Decimal("0"))
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     status = models.CharField(_("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    schedule = models.CharField(
+        _("when"),
+        max_length=16,
+        choices=ScheduleKind.choices,
+        default=ScheduleKind.MANUAL,
+        help_text=_("Only when you start it, once at a date and time, or again and again."),
+    )
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True, help_text=_("For a campaign sent once."))
+    recurrence = models.CharField(_("repeat"), max_length=16, choices=Recurrence.choices, blank=True)
+    send_time = models.TimeField(_("at"), null=True, blank=True, help_text=_("Time of day of a repeated send."))
+    send_weekday = models.PositiveSmallIntegerField(
+        _("on"), choices=Weekday.choices, null=True, blank=True, help_text=_("Day of a weekly send.")
+    )
+    send_monthday = models.PositiveSmallIntegerField(
+        _("on day"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(28)],
+        help_text=_("Day of the month of a monthly send (1 to 28, so that every month has it)."),
+    )
     schedule_task = models.OneToOneField(
         PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )

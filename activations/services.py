@@ -9,15 +9,18 @@ hours, with jitter, honouring Retry-After), then marked failed with the reason.
 """
 
 import datetime
+import json
 import logging
 import random
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
 
 from activations.connectors import Batch, BatchOutcome, Recipient, connector_for
 from activations.models import (
@@ -25,11 +28,15 @@ from activations.models import (
     BatchStatus,
     Campaign,
     CampaignRun,
+    CampaignStatus,
     Delivery,
     DeliveryBatch,
     DeliveryStatus,
     PressureCap,
+    Recurrence,
     RunStatus,
+    RunTrigger,
+    ScheduleKind,
 )
 from profiles.selectors import consent_gate
 from segments.control import control_bucket_sql, control_threshold
@@ -348,12 +355,157 @@ def delivery_batches_due(*, now: datetime.datetime | None = None, stale_after: i
     )
 
 
-__all__ = [
-    "RunCounts",
-    "campaign_run_counts",
-    "campaign_run_create",
-    "campaign_run_plan",
-    "delivery_batch_send",
-    "delivery_batches_due",
-    "retry_delay",
-]
+# ---------------------------------------------------------------------------
+# Starting, previewing and retrying runs
+
+
+def campaign_run_start(*, campaign: Campaign, trigger: str) -> CampaignRun:
+    """Create a run and have a worker plan and send it once this transaction commits."""
+    from activations.tasks import campaign_run_task
+
+    if campaign.status == CampaignStatus.PAUSED:
+        raise ValidationError(_("The campaign is paused: resume it before sending."))
+    run = campaign_run_create(campaign=campaign, trigger=trigger)
+    if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+        Campaign.objects.filter(pk=campaign.pk).update(status=CampaignStatus.RUNNING)
+    transaction.on_commit(lambda: campaign_run_task.delay(run.pk))
+    return run
+
+
+@dataclass
+class Preview:
+    counts: dict[str, int]
+    samples: dict[str, list[Delivery]]  # status -> a few deliveries with their profile and reason
+
+
+class _PreviewDone(Exception):
+    pass
+
+
+def campaign_preview(*, campaign: Campaign, sample_size: int = 5) -> Preview:
+    """What a run would do now: counts per status and a sample of each, with the reason. Nothing is kept.
+
+    The real planning runs in a transaction that is then rolled back, so the
+    preview can never disagree with the run.
+    """
+    result: Preview | None = None
+    try:
+        with transaction.atomic():
+            run = campaign_run_plan(run=campaign_run_create(campaign=campaign, trigger=RunTrigger.MANUAL))
+            counts = campaign_run_counts(run=run).by_status
+            samples = {
+                status: list(
+                    Delivery.objects.filter(run=run, status=status)
+                    .select_related("profile")
+                    .order_by("pk")[:sample_size]
+                )
+                for status in counts
+            }
+            result = Preview(counts=counts, samples=samples)
+            raise _PreviewDone
+    except _PreviewDone:
+        pass
+    assert result is not None
+    return result
+
+
+@transaction.atomic
+def campaign_run_retry_failed(*, run: CampaignRun) -> int:
+    """Send the failed deliveries of a run again (consent and all re-checked at the send); returns how many."""
+    from activations.tasks import delivery_batch_send_task
+
+    failed = Delivery.objects.filter(run=run, status=DeliveryStatus.FAILED)
+    numbers = set(failed.values_list("batch", flat=True))
+    count = failed.update(status=DeliveryStatus.PENDING, error="")
+    if not count:
+        return 0
+    batches = DeliveryBatch.objects.filter(run=run, number__in=numbers)
+    batches.update(status=BatchStatus.PENDING, attempts=0, next_attempt_at=None, error="", finished_at=None)
+    CampaignRun.objects.filter(pk=run.pk).update(status=RunStatus.SENDING, finished_at=None)
+    batch_ids = list(batches.values_list("pk", flat=True))
+    transaction.on_commit(lambda: [delivery_batch_send_task.delay(batch_id) for batch_id in batch_ids])
+    return count
+
+
+# ---------------------------------------------------------------------------
+# Schedules
+
+SCHEDULED_TASK = "activations.tasks.campaign_scheduled_task"
+
+
+def _campaign_schedule_check(campaign: Campaign) -> None:
+    errors = {}
+    if campaign.schedule == ScheduleKind.ONCE and campaign.send_at is None:
+        errors["send_at"] = _("Give the date and time of the send.")
+    if campaign.schedule == ScheduleKind.RECURRING:
+        if not campaign.recurrence:
+            errors["recurrence"] = _("Choose how often to send.")
+        if campaign.send_time is None:
+            errors["send_time"] = _("Give the time of day of the send.")
+        if campaign.recurrence == Recurrence.WEEKLY and campaign.send_weekday is None:
+            errors["send_weekday"] = _("Choose the day of the week.")
+        if campaign.recurrence == Recurrence.MONTHLY and campaign.send_monthday is None:
+            errors["send_monthday"] = _("Choose the day of the month.")
+    if errors:
+        raise ValidationError(errors)
+
+
+def campaign_schedule_sync(*, campaign: Campaign) -> None:
+    """Keep the campaign's Celery beat entry in step with its schedule and status (the marketer never sees it)."""
+    task = campaign.schedule_task
+    wanted = campaign.schedule in (ScheduleKind.ONCE, ScheduleKind.RECURRING)
+    if not wanted:
+        if task is not None:
+            Campaign.objects.filter(pk=campaign.pk).update(schedule_task=None)
+            campaign.schedule_task = None
+            task.delete()
+        return
+    values: dict = {
+        "name": f"Campaign #{campaign.pk}",
+        "task": SCHEDULED_TASK,
+        "args": json.dumps([campaign.pk]),
+        "description": f"Sends the campaign “{campaign.name}”, as scheduled on its page.",
+        "enabled": campaign.status == CampaignStatus.SCHEDULED,
+        "interval": None,
+        "crontab": None,
+        "clocked": None,
+        "one_off": False,
+    }
+    if campaign.schedule == ScheduleKind.ONCE:
+        values["clocked"], _created = ClockedSchedule.objects.get_or_create(clocked_time=campaign.send_at)
+        values["one_off"] = True
+    else:
+        time_of_day = campaign.send_time
+        values["crontab"], _created = CrontabSchedule.objects.get_or_create(
+            minute=str(time_of_day.minute),
+            hour=str(time_of_day.hour),
+            day_of_week=str(campaign.send_weekday) if campaign.recurrence == Recurrence.WEEKLY else "*",
+            day_of_month=str(campaign.send_monthday) if campaign.recurrence == Recurrence.MONTHLY else "*",
+            month_of_year="*",
+            timezone=settings.TIME_ZONE,
+        )
+    if task is None:
+        task = PeriodicTask.objects.create(**values)
+        Campaign.objects.filter(pk=campaign.pk).update(schedule_task=task)
+        campaign.schedule_task = task
+    else:
+        for name, value in values.items():
+            setattr(task, name, value)
+        task.save()
+
+
+@transaction.atomic
+def campaign_save(*, campaign: Campaign) -> Campaign:
+    """Create or update a campaign: its schedule is checked and its beat entry kept in step.
+
+    A campaign with a schedule becomes "scheduled" when saved as a draft; a
+    paused one keeps its schedule but its beat entry is disabled.
+    """
+    _campaign_schedule_check(campaign)
+    if campaign.schedule != ScheduleKind.MANUAL and campaign.status == CampaignStatus.DRAFT:
+        campaign.status = CampaignStatus.SCHEDULED
+    if campaign.schedule == ScheduleKind.MANUAL and campaign.status == CampaignStatus.SCHEDULED:
+        campaign.status = CampaignStatus.DRAFT
+    campaign.save()
+    campaign_schedule_sync(campaign=campaign)
+    return campaign

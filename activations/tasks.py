@@ -47,3 +47,15 @@ def delivery_batches_due_task() -> int:
     for batch_id in due:
         delivery_batch_send_task.delay(batch_id)
     return len(due)
+
+
+@shared_task(name="activations.tasks.campaign_scheduled_task")
+def campaign_scheduled_task(campaign_id: int) -> int | None:
+    """Beat, at the campaign's time: start a run (nothing when the campaign is paused or gone)."""
+    from activations.models import Campaign, CampaignStatus, RunTrigger
+    from activations.services import campaign_run_start
+
+    campaign = Campaign.objects.filter(pk=campaign_id).first()
+    if campaign is None or campaign.status == CampaignStatus.PAUSED:
+        return None
+    return campaign_run_start(campaign=campaign, trigger=RunTrigger.SCHEDULE).pk
