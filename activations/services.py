@@ -433,7 +433,7 @@ def campaign_run_retry_failed(*, run: CampaignRun) -> int:
 SCHEDULED_TASK = "activations.tasks.campaign_scheduled_task"
 
 
-def _campaign_schedule_check(campaign: Campaign) -> None:
+def campaign_schedule_check(campaign: Campaign) -> None:
     errors = {}
     if campaign.schedule == ScheduleKind.ONCE and campaign.send_at is None:
         errors["send_at"] = _("Give the date and time of the send.")
@@ -501,7 +501,7 @@ def campaign_save(*, campaign: Campaign) -> Campaign:
     A campaign with a schedule becomes "scheduled" when saved as a draft; a
     paused one keeps its schedule but its beat entry is disabled.
     """
-    _campaign_schedule_check(campaign)
+    campaign_schedule_check(campaign)
     if campaign.schedule != ScheduleKind.MANUAL and campaign.status == CampaignStatus.DRAFT:
         campaign.status = CampaignStatus.SCHEDULED
     if campaign.schedule == ScheduleKind.MANUAL and campaign.status == CampaignStatus.SCHEDULED:

@@ -1,0 +1,362 @@
+"""Admin of destinations, campaigns and their runs: thin, every action calls a service."""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
+
+from activations.connectors import ConnectorError, connector_for
+from activations.models import (
+    BatchStatus,
+    Campaign,
+    CampaignRun,
+    ConnectorKind,
+    Delivery,
+    DeliveryStatus,
+    Destination,
+    PressureCap,
+)
+from activations.services import (
+    campaign_preview,
+    campaign_run_retry_failed,
+    campaign_run_start,
+    campaign_save,
+    campaign_schedule_check,
+)
+
+# Secrets a destination may hold, by the form field that sets them. They are written, never shown back.
+SECRET_FIELDS: dict[str, Any] = {
+    "signing_secret": _("Signing secret (webhook, whsec_…)"),
+    "previous_signing_secret": _("Previous signing secret, while the receiver switches"),
+    "password": _("Password"),
+    "private_key": _("Private key (PEM)"),
+    "key_passphrase": _("Private key passphrase"),
+    "api_token": _("API token or password of the provider"),
+    "inbound_token": _("Token the SMS provider sends with replies"),
+}
+SETTINGS_HELP = _(
+    "Settings of the connector, as JSON. Webhook: url, batch_size, timeout. SFTP: host, port, username, path, "
+    "host_key, columns, delimiter, encoding. CSV file: columns, delimiter, encoding. Email: from_email, host, "
+    "port, username, use_tls. SMS: url, auth, payload, sender. Ad audience: url, audience_id."
+)
+
+
+class DestinationForm(forms.ModelForm):
+    class Meta:
+        model = Destination
+        fields = ["name", "kind", "is_active", "settings"]
+        help_texts = {
+            "name": _("How campaigns name this destination, for example “Brevo newsletter” or “Partner SFTP”."),
+            "kind": _("How the messages or files reach it."),
+            "is_active": _("An inactive destination receives nothing; its campaigns wait."),
+            "settings": SETTINGS_HELP,
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        held = self.instance.secrets or {}
+        for name in SECRET_FIELDS:
+            self.fields[name].help_text = (
+                gettext("Set: leave empty to keep it.") if held.get(name) else gettext("Not set.")
+            )
+
+    def save(self, commit: bool = True) -> Destination:
+        destination = super().save(commit=False)
+        secrets = dict(destination.secrets or {})
+        for name in SECRET_FIELDS:
+            if self.cleaned_data.get(f"clear_{name}"):
+                secrets.pop(name, None)
+            elif self.cleaned_data.get(name):
+                secrets[name] = self.cleaned_data[name]
+        destination.secrets = secrets
+        if commit:
+            destination.save()
+        return destination
+
+
+# The secret fields are declared on the form class (the admin only accepts declared fields); a
+# password input never renders its value back, and an empty one keeps the stored secret.
+for _name, _label in SECRET_FIELDS.items():
+    DestinationForm.base_fields[_name] = DestinationForm.declared_fields[_name] = forms.CharField(
+        label=_label,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 3}) if _name == "private_key" else forms.PasswordInput(),
+    )
+    DestinationForm.base_fields[f"clear_{_name}"] = DestinationForm.declared_fields[f"clear_{_name}"] = (
+        forms.BooleanField(label=_("Remove it"), required=False)
+    )
+
+
+@admin.register(Destination)
+class DestinationAdmin(admin.ModelAdmin):
+    form = DestinationForm
+    list_display = ["name", "kind", "is_active", "campaign_count", "updated_at"]
+    list_filter = ["kind", "is_active"]
+    search_fields = ["name"]
+    actions = ["connection_test"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Destination]:
+        return super().get_queryset(request).annotate(campaign_total=Count("campaigns"))
+
+    @admin.display(description=_("campaigns"), ordering="campaign_total")
+    def campaign_count(self, destination: Destination) -> int:
+        return destination.campaign_total
+
+    def get_fieldsets(self, request: HttpRequest, obj: Destination | None = None) -> list:
+        secrets = []
+        for name in SECRET_FIELDS:
+            secrets += [name, f"clear_{name}"]
+        return [
+            (None, {"fields": ["name", "kind", "is_active", "settings"]}),
+            (_("Secrets (never shown again once saved)"), {"fields": secrets, "classes": ["collapse"]}),
+        ]
+
+    @admin.action(description=_("Test the connection"))
+    def connection_test(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
+        for destination in queryset:
+            try:
+                said = connector_for(destination).test_connection()
+            except ConnectorError as error:
+                self.message_user(request, f"{destination}: {error}", messages.ERROR)
+            else:
+                self.message_user(request, f"{destination}: {said}", messages.SUCCESS)
+
+
+class CampaignForm(forms.ModelForm):
+    class Meta:
+        model = Campaign
+        fields = [
+            "name", "slug", "description", "segments", "channel", "destination", "content", "holdout_percent",
+            "pressure_max_messages", "pressure_window_days", "priority", "fixed_cost", "cost_per_send", "currency",
+            "status", "schedule", "send_at", "recurrence", "send_time", "send_weekday", "send_monthday",
+        ]  # fmt: skip
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        destination = cleaned.get("destination")
+        channel = cleaned.get("channel")
+        wanted = {ConnectorKind.EMAIL: "email", ConnectorKind.SMS: "sms", ConnectorKind.AD_AUDIENCE: "advertising"}
+        if destination and channel and destination.kind in wanted and wanted[destination.kind] != channel:
+            self.add_error(
+                "channel",
+                gettext("The destination “%(destination)s” sends on the channel “%(channel)s” only.")
+                % {"destination": destination, "channel": wanted[destination.kind]},
+            )
+        return cleaned
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # The schedule's rules live in the service; the instance now holds the submitted values.
+        try:
+            campaign_schedule_check(self.instance)
+        except ValidationError as error:
+            self._update_errors(error)
+
+
+class RunInline(admin.TabularInline):
+    model = CampaignRun
+    fields = ["created_at", "trigger", "status", "finished_at"]
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+    ordering = ["-created_at"]
+
+
+@admin.register(Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    form = CampaignForm
+    list_display = ["name", "channel", "destination", "status", "schedule", "priority", "holdout_percent"]
+    list_filter = ["status", "channel", "schedule"]
+    list_select_related = ["destination"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    filter_horizontal = ["segments"]
+    inlines = [RunInline]
+    actions = ["send_now"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "status"]}),
+        (_("Audience and channel"), {"fields": ["segments", "channel", "destination", "content"]}),
+        (
+            _("Control group and pressure"),
+            {
+                "fields": [
+                    "holdout_percent",
+                    "pressure_max_messages",
+                    "pressure_window_days",
+                    "priority",
+                ]
+            },
+        ),  # fmt: skip
+        (_("When"), {"fields": ["schedule", "send_at", "recurrence", "send_time", "send_weekday", "send_monthday"]}),
+        (_("Cost"), {"fields": ["fixed_cost", "cost_per_send", "currency"]}),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form: forms.Form, change: bool) -> None:
+        campaign_save(campaign=obj)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<path:object_id>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="activations_campaign_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        campaign = self.get_object(request, object_id)
+        if campaign is None or not self.has_view_permission(request, campaign):
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        preview = campaign_preview(campaign=campaign)
+        labels = dict(DeliveryStatus.choices)
+        rows = [
+            {"status": labels.get(status, status), "count": count, "sample": preview.samples.get(status, [])}
+            for status, count in sorted(preview.counts.items(), key=lambda item: -item[1])
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": campaign,
+            "title": gettext("Before sending “%(name)s”") % {"name": campaign},
+            "rows": rows,
+            "total": sum(preview.counts.values()),
+        }
+        return TemplateResponse(request, "admin/activations/campaign/preview.html", context)
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        obj = kwargs.get("obj")
+        if obj is not None:
+            context["preview_url"] = reverse("admin:activations_campaign_preview", args=[obj.pk])
+        return super().render_change_form(request, context, *args, **kwargs)
+
+    @admin.action(description=_("Send now"), permissions=["change"])
+    def send_now(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        started = 0
+        for campaign in queryset:
+            try:
+                campaign_run_start(campaign=campaign, trigger="manual")
+            except ValidationError as error:
+                self.message_user(request, f"{campaign}: {' '.join(error.messages)}", messages.WARNING)
+            else:
+                started += 1
+        if started:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d campaign is being sent; follow it in its runs.",
+                    "%(count)d campaigns are being sent; follow them in their runs.",
+                    started,
+                )
+                % {"count": started},
+                messages.SUCCESS,
+            )
+
+
+def _status_count(status: str) -> Count:
+    return Count("deliveries", filter=Q(deliveries__status=status))
+
+
+@admin.register(CampaignRun)
+class CampaignRunAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__", "trigger", "status", "progress", "delivered", "failed", "held_out", "no_consent", "pressure",
+    ]  # fmt: skip
+    list_filter = ["status", "trigger", "campaign"]
+    list_select_related = ["campaign"]
+    readonly_fields = ["campaign", "trigger", "status", "batch_size", "batches", "created_at", "planned_at",
+                       "finished_at", "error", "progress"]  # fmt: skip
+    fields = readonly_fields
+    actions = ["retry_failed"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[CampaignRun]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_delivered=_status_count(DeliveryStatus.DELIVERED) + _status_count(DeliveryStatus.SENT),
+                n_failed=_status_count(DeliveryStatus.FAILED),
+                n_held_out=_status_count(DeliveryStatus.HELD_OUT),
+                n_no_consent=_status_count(DeliveryStatus.SUPPRESSED_NO_CONSENT),
+                n_pressure=_status_count(DeliveryStatus.SUPPRESSED_PRESSURE),
+                n_batches_done=Count(
+                    "delivery_batches",
+                    filter=Q(delivery_batches__status__in=[BatchStatus.DONE, BatchStatus.FAILED]),
+                    distinct=True,
+                ),
+            )
+        )
+
+    @admin.display(description=_("progress"))
+    def progress(self, run: CampaignRun) -> str:
+        done = getattr(run, "n_batches_done", None)
+        if done is None:
+            done = run.delivery_batches.filter(status__in=[BatchStatus.DONE, BatchStatus.FAILED]).count()
+        if not run.batches:
+            return "—"
+        percent = int(100 * done / run.batches)
+        return format_html('<progress max="100" value="{}"></progress> {} / {}', percent, done, run.batches)
+
+    @admin.display(description=_("delivered"))
+    def delivered(self, run: CampaignRun) -> int:
+        return run.n_delivered
+
+    @admin.display(description=_("failed"))
+    def failed(self, run: CampaignRun) -> int:
+        return run.n_failed
+
+    @admin.display(description=_("held out"))
+    def held_out(self, run: CampaignRun) -> int:
+        return run.n_held_out
+
+    @admin.display(description=_("no consent"))
+    def no_consent(self, run: CampaignRun) -> int:
+        return run.n_no_consent
+
+    @admin.display(description=_("pressure cap"))
+    def pressure(self, run: CampaignRun) -> int:
+        return run.n_pressure
+
+    @admin.action(description=_("Retry the failed deliveries"), permissions=["change"])
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[CampaignRun]) -> None:
+        count = sum(campaign_run_retry_failed(run=run) for run in queryset)
+        self.message_user(
+            request,
+            ngettext("%(count)d delivery is sent again.", "%(count)d deliveries are sent again.", count)
+            % {"count": count},
+            messages.SUCCESS if count else messages.INFO,
+        )
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["profile", "run", "channel", "status", "address", "attempts", "error", "sent_at"]
+    list_filter = ["status", "channel"]
+    list_select_related = ["profile", "run__campaign"]
+    raw_id_fields = ["profile", "run"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Delivery | None = None) -> bool:
+        return False
+
+
+@admin.register(PressureCap)
+class PressureCapAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "channel", "max_messages", "window_days"]
