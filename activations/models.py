@@ -66,6 +66,8 @@ class ScheduleKind(models.TextChoices):
     MANUAL = "manual", _("Only when I start it")
     ONCE = "once", _("Once, at a date and time")
     RECURRING = "recurring", _("Again and again")
+    EVENT = "event", _("When a person does something (event)")
+    SEGMENT_ENTRY = "segment_entry", _("When a person enters one of its segments")
 
 
 class Recurrence(models.TextChoices):
@@ -145,6 +147,23 @@ class Campaign(models.Model):
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(28)],
         help_text=_("Day of the month of a monthly send (1 to 28, so that every month has it)."),
+    )
+    trigger_event_type = models.CharField(
+        _("triggering event"),
+        max_length=64,
+        blank=True,
+        help_text=_("For a campaign sent when a person does something, for example add_to_cart."),
+    )
+    trigger_delay_minutes = models.PositiveIntegerField(
+        _("wait (minutes)"),
+        default=0,
+        help_text=_("How long after the trigger to send, for example 120 for a cart-abandonment email."),
+    )
+    cancel_event_type = models.CharField(
+        _("cancelled by"),
+        max_length=64,
+        blank=True,
+        help_text=_("An event that cancels the send when it happens during the wait, for example purchase."),
     )
     schedule_task = models.OneToOneField(
         PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
@@ -260,10 +279,7 @@ class DeliveryStatus(models.TextChoices):
     HELD_OUT = "held_out", _("Held out (control group)")
     SUPPRESSED_NO_CONSENT = "suppressed_no_consent", _("Not sent: no consent")
     SUPPRESSED_PRESSURE = "suppressed_pressure", _("Not sent: pressure cap")
-
-
-# Statuses that count as a message received by the person, for the pressure cap.
-PRESSURE_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+    CANCELLED = "cancelled", _("Not sent: cancelled by a later event")
 
 
 class Delivery(models.Model):
@@ -278,6 +294,8 @@ class Delivery(models.Model):
     error = models.CharField(_("reason"), max_length=500, blank=True)
     created_at = models.DateTimeField(_("planned"))
     sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+    # Triggered sends: the time of the event that triggered it (a later cancelling event stops it).
+    triggered_at = models.DateTimeField(_("triggered at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("delivery")

@@ -24,7 +24,6 @@ from django_celery_beat.models import ClockedSchedule, CrontabSchedule, Periodic
 
 from activations.connectors import Batch, BatchOutcome, Recipient, connector_for
 from activations.models import (
-    PRESSURE_STATUSES,
     BatchStatus,
     Campaign,
     CampaignRun,
@@ -38,6 +37,7 @@ from activations.models import (
     RunTrigger,
     ScheduleKind,
 )
+from profiles.models import Event, Profile
 from profiles.selectors import consent_gate
 from segments.control import control_bucket_sql, control_threshold
 from segments.models import SegmentMembership
@@ -51,34 +51,50 @@ PROFILE_FIELDS = ("first_name", "last_name", "city", "postcode", "country", "lan
 # Planning
 
 
-def _snapshot(*, run: CampaignRun, now: datetime.datetime) -> None:
+def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int] | None = None) -> None:
     """One Delivery per member of the campaign's segments, held out when in a control group.
 
     A person is held out when the campaign's own bucket puts them in its control
     group, or when they are in the control group of one of its segments: a
-    control group is kept out of every send.
+    control group is kept out of every send. With ``profile_ids`` (a triggered
+    send) only those people are taken, those already in the run are skipped,
+    and a campaign without segments takes them as they are.
     """
     campaign = run.campaign
     quote = connection.ops.quote_name
     deliveries, members = quote(Delivery._meta.db_table), quote(SegmentMembership._meta.db_table)
     segment_ids = list(campaign.segments.values_list("pk", flat=True))
-    if not segment_ids:
+    if not segment_ids and profile_ids is None:
         return
     bucket = control_bucket_sql(connection.vendor, "m.profile_id")
+    # As the ORM writes it (SQLite keeps text: the same text compares equal, and sorts, with ORM values).
+    stamp = connection.ops.adapt_datetimefield_value(now)
     key = (
         "md5(%s || ':' || m.profile_id::text)::uuid"
         if connection.vendor == "postgresql"
         else "cdp_md5(%s || ':' || m.profile_id)"
     )
-    placeholders = ", ".join(["%s"] * len(segment_ids))
+    if segment_ids:
+        source = f"{members} m WHERE m.segment_id IN ({', '.join(['%s'] * len(segment_ids))})"
+        in_segment_control = "MAX(CASE WHEN m.in_control THEN 1 ELSE 0 END) = 1"
+        source_params: list = list(segment_ids)
+    else:
+        profiles = quote(Profile._meta.db_table)
+        source = f"(SELECT id AS profile_id FROM {profiles}) m WHERE 1 = 1"
+        in_segment_control = "1 = 0"
+        source_params = []
+    if profile_ids is not None:
+        source += f" AND m.profile_id IN ({', '.join(['%s'] * len(profile_ids))})"
+        source += f" AND NOT EXISTS (SELECT 1 FROM {deliveries} d WHERE d.run_id = %s AND d.profile_id = m.profile_id)"
+        source_params += [*profile_ids, run.pk]
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {deliveries} (run_id, profile_id, channel, status, address, idempotency_key, attempts, "
-            f"error, created_at) "
+            f"error, created_at, triggered_at) "
             f"SELECT %s, m.profile_id, %s, "
-            f"CASE WHEN {bucket} < %s OR MAX(CASE WHEN m.in_control THEN 1 ELSE 0 END) = 1 THEN %s ELSE %s END, "
-            f"'', {key}, 0, '', %s "
-            f"FROM {members} m WHERE m.segment_id IN ({placeholders}) GROUP BY m.profile_id",
+            f"CASE WHEN {bucket} < %s OR {in_segment_control} THEN %s ELSE %s END, "
+            f"'', {key}, 0, '', %s, %s "
+            f"FROM {source} GROUP BY m.profile_id",
             [
                 run.pk,
                 campaign.channel,
@@ -87,8 +103,9 @@ def _snapshot(*, run: CampaignRun, now: datetime.datetime) -> None:
                 DeliveryStatus.HELD_OUT,
                 DeliveryStatus.PENDING,
                 run.uuid.hex,
-                now,
-                *segment_ids,
+                stamp,
+                stamp if profile_ids is not None else None,
+                *source_params,
             ],
         )
 
@@ -121,20 +138,31 @@ def _pressure_caps(campaign: Campaign) -> list[tuple[str, int, int]]:
     return caps
 
 
-def _pressure_apply(*, run: CampaignRun, now: datetime.datetime) -> int:
+def _pressure_apply(*, run: CampaignRun, now: datetime.datetime, deliveries: Q | None = None) -> int:
     """Suppress pending deliveries of people who already got as many messages as a cap allows.
 
-    Messages of other runs count when pending, sent or delivered, planned within
-    the cap's window. Runs are planned one at a time (the run row of each
-    campaign is locked), so two campaigns competing for the same people are
-    served in the order they are planned: the beat task plans due campaigns by
-    priority.
+    Counted, within each cap's window: messages of other runs sent or delivered,
+    and those still waiting to be sent when their campaign goes first (a lower
+    priority number, or the same priority and planned earlier). It runs when a
+    run is planned and again when each batch is sent, so when two campaigns
+    compete for the same people, the one that goes first keeps them as long as
+    neither has sent yet. Returns how many were suppressed.
     """
+    campaign = run.campaign
+    goes_first = Q(run__campaign__priority__lt=campaign.priority) | Q(
+        run__campaign__priority=campaign.priority, run_id__lt=run.pk
+    )
+    counted = Q(status__in=[DeliveryStatus.SENT, DeliveryStatus.DELIVERED]) | (
+        Q(status=DeliveryStatus.PENDING) & goes_first
+    )
+    pending = Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING)
+    if deliveries is not None:
+        pending = pending.filter(deliveries)
     suppressed = 0
-    for channel, max_messages, window_days in _pressure_caps(run.campaign):
-        recent = Delivery.objects.filter(
-            created_at__gte=now - datetime.timedelta(days=window_days), status__in=PRESSURE_STATUSES
-        ).exclude(run=run)
+    for channel, max_messages, window_days in _pressure_caps(campaign):
+        recent = Delivery.objects.filter(counted, created_at__gte=now - datetime.timedelta(days=window_days)).exclude(
+            run=run
+        )
         if channel:
             recent = recent.filter(channel=channel)
         over = (
@@ -145,7 +173,7 @@ def _pressure_apply(*, run: CampaignRun, now: datetime.datetime) -> int:
             .values("profile_id")
         )
         scope = _("on this channel") if channel else _("on all channels")
-        suppressed += Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING, profile_id__in=over).update(
+        suppressed += pending.filter(profile_id__in=over).update(
             status=DeliveryStatus.SUPPRESSED_PRESSURE,
             error=_("Already %(count)s messages in %(days)s days %(scope)s.")
             % {"count": max_messages, "days": window_days, "scope": scope},
@@ -306,8 +334,11 @@ def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) 
             return batch  # queued twice (countdown and sweeper): the second waits for its time
         run, campaign = batch.run, batch.run.campaign
         in_batch = Q(batch=batch.number)
-        # A consent withdrawn since the plan is honoured at this send.
+        # A consent withdrawn since the plan is honoured at this send, and so is a campaign that goes first.
         _consent_apply(run=run, deliveries=in_batch)
+        _pressure_apply(run=run, now=now, deliveries=in_batch)
+        if campaign.cancel_event_type:
+            _cancelled_apply(run=run, deliveries=in_batch)
         pending = list(
             Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING)
             .filter(in_batch)
@@ -335,6 +366,22 @@ def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) 
         if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
             _run_finish_if_done(run=run, now=now)
     return batch
+
+
+def _cancelled_apply(*, run: CampaignRun, deliveries: Q) -> int:
+    """Triggered sends whose person did the cancelling event since the trigger are not sent."""
+    cancelling = Event.objects.filter(
+        profile=OuterRef("profile"), type=run.campaign.cancel_event_type, occurred_at__gte=OuterRef("triggered_at")
+    )
+    return (
+        Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING, triggered_at__isnull=False)
+        .filter(deliveries)
+        .filter(Exists(cancelling))
+        .update(
+            status=DeliveryStatus.CANCELLED,
+            error=_("Cancelled: “%(event)s” happened during the wait.") % {"event": run.campaign.cancel_event_type},
+        )
+    )
 
 
 def _run_finish_if_done(*, run: CampaignRun, now: datetime.datetime) -> None:
@@ -446,6 +493,8 @@ def campaign_schedule_check(campaign: Campaign) -> None:
             errors["send_weekday"] = _("Choose the day of the week.")
         if campaign.recurrence == Recurrence.MONTHLY and campaign.send_monthday is None:
             errors["send_monthday"] = _("Choose the day of the month.")
+    if campaign.schedule == ScheduleKind.EVENT and not campaign.trigger_event_type:
+        errors["trigger_event_type"] = _("Name the event that triggers the send, for example add_to_cart.")
     if errors:
         raise ValidationError(errors)
 
@@ -509,3 +558,63 @@ def campaign_save(*, campaign: Campaign) -> Campaign:
     campaign.save()
     campaign_schedule_sync(campaign=campaign)
     return campaign
+
+
+# ---------------------------------------------------------------------------
+# Triggered sends
+
+
+def _day_start(now: datetime.datetime) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(timezone.localdate(now), datetime.time.min))
+
+
+@transaction.atomic
+def campaign_trigger(
+    *, campaign: Campaign, profile_ids: list[int], trigger: str, now: datetime.datetime | None = None
+) -> list[int]:
+    """People who just did the triggering event (or entered a segment) get a delivery, sent after the wait.
+
+    Triggered deliveries go into the campaign's run of the day: a person gets at
+    most one message of a triggered campaign per day, however often they
+    trigger it. The same rules as a planned run apply (control groups, consent
+    gate, pressure cap), and again at the send, with the cancelling event
+    checked then. Returns the ids of the batches to send at once (no wait).
+    """
+    now = now or timezone.now()
+    if not profile_ids or campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING):
+        return []
+    Campaign.objects.select_for_update().filter(pk=campaign.pk).first()
+    run = (
+        CampaignRun.objects.filter(campaign=campaign, trigger=trigger, created_at__gte=_day_start(now))
+        .order_by("-pk")
+        .first()
+    )
+    if run is None:
+        run = CampaignRun.objects.create(campaign=campaign, trigger=trigger, batch_size=1, planned_at=now)
+    run.campaign = campaign
+    profile_ids = sorted(set(profile_ids))
+    _snapshot(run=run, now=now, profile_ids=profile_ids)
+    fresh = Q(profile_id__in=profile_ids, created_at=now)
+    _consent_apply(run=run, deliveries=fresh)
+    _pressure_apply(run=run, now=now, deliveries=fresh)
+    pending = list(Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING).filter(fresh).values_list("pk"))
+    if not pending:
+        return []
+    wait = datetime.timedelta(minutes=campaign.trigger_delay_minutes)
+    delayed = bool(campaign.trigger_delay_minutes)
+    Delivery.objects.filter(pk__in=[pk for (pk,) in pending]).update(batch=F("pk"))
+    batches = DeliveryBatch.objects.bulk_create(
+        [
+            DeliveryBatch(
+                run=run,
+                number=pk,
+                status=BatchStatus.RETRYING if delayed else BatchStatus.PENDING,
+                next_attempt_at=now + wait if delayed else None,
+            )
+            for (pk,) in pending
+        ]
+    )
+    CampaignRun.objects.filter(pk=run.pk).update(
+        status=RunStatus.SENDING, finished_at=None, batches=F("batches") + len(batches)
+    )
+    return [] if delayed else [batch.pk for batch in batches]

@@ -221,13 +221,15 @@ def _memberships_write(*, segment: Segment, refresh: SegmentRefresh, now: dateti
     matching = quote(f"segment_matching_{refresh.pk}")
     newcomers = quote(f"segment_newcomers_{refresh.pk}")
     bucket = control_bucket_sql(connection.vendor, "m.id")
+    # As the ORM writes it (SQLite keeps text: the same text compares equal, and sorts, with ORM values).
+    stamp = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
         _temporary_table(cursor, matching, matching_sql, matching_params)
         cursor.execute(
             f"INSERT INTO {history} (segment_id, profile_id, change, changed_at, refresh_id) "
             f"SELECT s.segment_id, s.profile_id, %s, %s, %s FROM {membership} s WHERE s.segment_id = %s "
             f"AND NOT EXISTS (SELECT 1 FROM {matching} m WHERE m.id = s.profile_id)",
-            [MembershipChangeKind.LEFT, now, refresh.pk, segment.pk],
+            [MembershipChangeKind.LEFT, stamp, refresh.pk, segment.pk],
         )
         left = cursor.rowcount
         if left:
@@ -248,14 +250,14 @@ def _memberships_write(*, segment: Segment, refresh: SegmentRefresh, now: dateti
         cursor.execute(
             f"INSERT INTO {history} (segment_id, profile_id, change, changed_at, refresh_id) "
             f"SELECT %s, m.id, %s, %s, %s FROM {newcomers} m",
-            [segment.pk, MembershipChangeKind.ENTERED, now, refresh.pk],
+            [segment.pk, MembershipChangeKind.ENTERED, stamp, refresh.pk],
         )
         entered = cursor.rowcount
         if entered:
             cursor.execute(
                 f"INSERT INTO {membership} (segment_id, profile_id, in_control, entered_at) "
                 f"SELECT %s, m.id, {bucket} < %s, %s FROM {newcomers} m",
-                [segment.pk, segment.control_salt, control_threshold(segment.holdout_percent), now],
+                [segment.pk, segment.control_salt, control_threshold(segment.holdout_percent), stamp],
             )
         cursor.execute(f"DROP TABLE {matching}")
         cursor.execute(f"DROP TABLE {newcomers}")

@@ -3,8 +3,12 @@
 import pytest
 from django.utils import translation
 
+from cdp.celery import app
 from profiles.models import MergeReason, Profile
 from profiles.services import profile_resolve, profile_update
+
+# Tasks the tests queue stay in this process: never in the broker a `make run` worker reads.
+app.conf.broker_url = "memory://"
 
 ALICE_EMAIL = "alice.martin@example.fr"
 BOB_PHONE = "+33612345678"
