@@ -157,8 +157,9 @@ def test_a_fault_then_success_delivers_everything_once(receiver, fault):
     batch_of_key = {}
     for request in receiver.accepted():
         for recipient in request.json()["recipients"]:
-            assert batch_of_key.setdefault(recipient["idempotency_key"], request.headers["webhook-id"]) == (
-                request.headers["webhook-id"]
+            assert (
+                batch_of_key.setdefault(recipient["idempotency_key"], request.headers["webhook-id"])
+                == (request.headers["webhook-id"])
             )
     assert len(batch_of_key) == 6
     # A retried batch is the same request: the same webhook-id on every attempt.
@@ -279,3 +280,20 @@ def test_the_number_of_queries_of_a_plan_does_not_grow_with_the_audience(receive
 
 def test_delivery_statuses_are_named_for_people(db):
     assert DeliveryStatus.HELD_OUT.label == "Held out (control group)"
+
+
+def test_under_a_cap_the_campaign_that_goes_first_keeps_the_people_until_a_send(receiver):
+    audience(3, consented=3)
+    lyon = segment_of("Lyon")
+    destination = webhook(receiver.url)
+    PressureCap.objects.create(channel="email", max_messages=1, window_days=7)
+    newsletter = run_planned(campaign_to(destination, lyon, name="Newsletter", priority=200))
+    flash_sale = run_planned(campaign_to(destination, lyon, name="Flash sale", priority=10))
+    assert statuses(newsletter) == statuses(flash_sale) == {"pending": 3}
+
+    send_all(newsletter)  # its send yields to the flash sale, planned later but going first
+    send_all(flash_sale)
+
+    assert statuses(newsletter) == {"suppressed_pressure": 3}
+    assert statuses(flash_sale) == {"delivered": 3}
+    assert {request.json()["campaign"] for request in receiver.accepted()} == {"flash-sale"}
