@@ -229,6 +229,7 @@ class CampaignRun(models.Model):
     planned_at = models.DateTimeField(_("planned"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     error = models.TextField(_("error"), blank=True)
+    alerted_at = models.DateTimeField(_("failure alert sent"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("campaign run")

@@ -15,7 +15,9 @@ import random
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
@@ -365,6 +367,8 @@ def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) 
         batch.save()
         if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
             _run_finish_if_done(run=run, now=now)
+        if batch.attempts and run.alerted_at is None:
+            campaign_run_failure_alert(run=run, now=now)
     return batch
 
 
@@ -618,3 +622,59 @@ def campaign_trigger(
         status=RunStatus.SENDING, finished_at=None, batches=F("batches") + len(batches)
     )
     return [] if delayed else [batch.pk for batch in batches]
+
+
+# ---------------------------------------------------------------------------
+# Alerts
+
+
+def campaign_run_failure_rate(*, run: CampaignRun) -> tuple[int, int]:
+    """(failed, attempted) deliveries of the run: attempted = sent, delivered or failed."""
+    counts = Delivery.objects.filter(run=run).aggregate(
+        failed=Count("pk", filter=Q(status=DeliveryStatus.FAILED)),
+        attempted=Count(
+            "pk", filter=Q(status__in=[DeliveryStatus.FAILED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED])
+        ),
+    )
+    return counts["failed"], counts["attempted"]
+
+
+def campaign_run_failure_alert(*, run: CampaignRun, now: datetime.datetime | None = None) -> bool:
+    """Flag the run and email the staff once, when its failure rate passes the threshold; True if it did."""
+    failed, attempted = campaign_run_failure_rate(run=run)
+    if attempted < settings.CDP_RUN_FAILURE_ALERT_MINIMUM or failed <= attempted * settings.CDP_RUN_FAILURE_ALERT_RATE:
+        return False
+    flagged = CampaignRun.objects.filter(pk=run.pk, alerted_at__isnull=True).update(alerted_at=now or timezone.now())
+    if not flagged:
+        return False  # another worker sent the alert
+    run.alerted_at = now or timezone.now()
+    reason = (
+        Delivery.objects.filter(run=run, status=DeliveryStatus.FAILED)
+        .exclude(error="")
+        .values_list("error", flat=True)
+        .first()
+        or ""
+    )
+    recipients = list(
+        get_user_model().objects.filter(is_active=True, is_staff=True).exclude(email="").values_list("email", flat=True)
+    )
+    subject = _("Campaign “%(campaign)s”: %(failed)s of %(attempted)s deliveries failed") % {
+        "campaign": run.campaign.name,
+        "failed": failed,
+        "attempted": attempted,
+    }
+    body = _(
+        "The run started at %(started)s of the campaign “%(campaign)s” has %(failed)s failed deliveries out of "
+        "%(attempted)s tried. First reason: %(reason)s\n\nOpen the run in the admin to retry the failed deliveries "
+        "once the destination works again."
+    ) % {
+        "started": timezone.localtime(run.created_at).strftime("%Y-%m-%d %H:%M"),
+        "campaign": run.campaign.name,
+        "failed": failed,
+        "attempted": attempted,
+        "reason": reason,
+    }
+    if recipients:
+        transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
+    logger.warning("Campaign run %s: %s of %s deliveries failed", run.pk, failed, attempted)
+    return True

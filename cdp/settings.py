@@ -162,6 +162,11 @@ CDP_DELIVERY_RETRY_SCHEDULE = env.list(
     "CDP_DELIVERY_RETRY_SCHEDULE", cast=float, default=[5, 300, 1800, 7200, 18000, 36000, 36000]
 )
 
+# A campaign run whose share of failed deliveries passes this rate (once at least
+# CDP_RUN_FAILURE_ALERT_MINIMUM were attempted) is flagged on the admin home and emailed to staff.
+CDP_RUN_FAILURE_ALERT_RATE = env.float("CDP_RUN_FAILURE_ALERT_RATE", default=0.2)
+CDP_RUN_FAILURE_ALERT_MINIMUM = env.int("CDP_RUN_FAILURE_ALERT_MINIMUM", default=20)
+
 # The address people reach this platform at, for links in messages (unsubscribe): https://cdp.example.com
 CDP_PUBLIC_URL = env.str("CDP_PUBLIC_URL", default="http://127.0.0.1:8000")
 

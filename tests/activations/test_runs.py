@@ -297,3 +297,27 @@ def test_under_a_cap_the_campaign_that_goes_first_keeps_the_people_until_a_send(
     assert statuses(newsletter) == {"suppressed_pressure": 3}
     assert statuses(flash_sale) == {"delivered": 3}
     assert {request.json()["campaign"] for request in receiver.accepted()} == {"flash-sale"}
+
+
+def test_a_run_failing_past_the_threshold_alerts_the_staff_once(receiver, settings, admin_client, mailoutbox):
+    from django.contrib.auth.models import User
+
+    settings.CDP_DELIVERY_RETRY_SCHEDULE = []
+    settings.CDP_RUN_FAILURE_ALERT_MINIMUM = 4
+    User.objects.filter(is_staff=True).update(email="ops@example.fr")
+    audience(8, consented=8)
+    receiver.script(Answer(status=400, body=b"bad"), Answer(status=400, body=b"bad"))
+    run = run_planned(campaign_to(webhook(receiver.url, batch_size=2), segment_of("Lyon")))
+
+    from django.test import TestCase
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        send_all(run)
+
+    run.refresh_from_db()
+    assert run.alerted_at is not None
+    # Sent as soon as the threshold was passed (after two batches), once.
+    assert [message.subject for message in mailoutbox] == ["Campaign “Spring sale”: 4 of 4 deliveries failed"]
+    assert mailoutbox[0].to == ["ops@example.fr"]
+    home = admin_client.get("/admin/").content.decode()
+    assert "Campaign runs with many failures" in home and "4 of 8 deliveries failed." in home
