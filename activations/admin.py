@@ -30,6 +30,7 @@ from activations.services import (
     campaign_run_start,
     campaign_save,
     campaign_schedule_check,
+    campaign_test_send,
 )
 
 # Secrets a destination may hold, by the form field that sets them. They are written, never shown back.
@@ -183,7 +184,7 @@ class CampaignAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["segments"]
     inlines = [RunInline]
-    actions = ["send_now"]
+    actions = ["send_now", "send_test"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "status"]}),
         (_("Audience and channel"), {"fields": ["segments", "channel", "destination", "content"]}),
@@ -262,6 +263,31 @@ class CampaignAdmin(admin.ModelAdmin):
                 % {"count": started},
                 messages.SUCCESS,
             )
+
+    @admin.action(description=_("Send a test to me"), permissions=["view"])
+    def send_test(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
+        for campaign in queryset:
+            try:
+                outcome = campaign_test_send(campaign=campaign, user=request.user)
+            except (ValidationError, ConnectorError) as error:
+                self.message_user(request, f"{campaign}: {' '.join(getattr(error, 'messages', [str(error)]))}",
+                                  messages.ERROR)  # fmt: skip
+                continue
+            if outcome.delivered:
+                self.message_user(
+                    request,
+                    gettext("%(campaign)s: a test was sent to %(email)s.")
+                    % {"campaign": campaign, "email": request.user.email},
+                    messages.SUCCESS,
+                )
+            else:
+                reasons = [*outcome.failed.values(), *outcome.retry.values()]
+                self.message_user(
+                    request,
+                    gettext("%(campaign)s: the test could not be sent: %(reason)s")
+                    % {"campaign": campaign, "reason": reasons[0] if reasons else "?"},
+                    messages.ERROR,
+                )
 
 
 def _status_count(status: str) -> Count:

@@ -12,7 +12,9 @@ import datetime
 import json
 import logging
 import random
+import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -678,3 +680,34 @@ def campaign_run_failure_alert(*, run: CampaignRun, now: datetime.datetime | Non
         transaction.on_commit(lambda: send_mail(subject, body, None, recipients, fail_silently=True))
     logger.warning("Campaign run %s: %s of %s deliveries failed", run.pk, failed, attempted)
     return True
+
+
+# ---------------------------------------------------------------------------
+# Test sends
+
+
+def campaign_test_send(*, campaign: Campaign, user: Any) -> BatchOutcome:
+    """Send the campaign's message once to the staff member asking, at their own email address.
+
+    The only send that does not pass the consent gate: it goes to a staff
+    account's address, never to a profile, and is marked as a test.
+    """
+    if not (user.is_active and user.is_staff and user.email):
+        raise ValidationError(_("Only a staff member with an email address on their account can receive a test."))
+    recipient = Recipient(
+        delivery_id=0,
+        idempotency_key=str(uuid.uuid4()),
+        profile_id=0,
+        profile_uuid="",
+        address=user.email if campaign.channel == "email" else "",
+        fields={"first_name": user.first_name, "last_name": user.last_name, "email": user.email, "test": "true"},
+    )
+    batch = Batch(
+        message_id=f"test_{uuid.uuid4().hex}",
+        campaign=campaign.slug,
+        run="test",
+        channel=campaign.channel,
+        content=campaign.content,
+        recipients=[recipient],
+    )
+    return connector_for(campaign.destination).send(batch)

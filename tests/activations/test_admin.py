@@ -125,3 +125,22 @@ def test_destinations_are_listed_with_their_campaigns(admin_client, receiver):
     page = admin_client.get(reverse("admin:activations_destination_changelist")).content.decode()
     assert "Shop ESP" in page
     assert Destination.objects.get().campaigns.count() == 1
+
+
+def test_send_a_test_to_me_goes_to_the_staff_address_only(admin_client, admin_user, receiver):
+    admin_user.email = "me@example.fr"
+    admin_user.save()
+    audience(2, consented=2)
+    campaign = campaign_to(webhook(receiver.url), segment_of("Lyon"))
+
+    response = admin_client.post(
+        reverse("admin:activations_campaign_changelist"),
+        {"action": "send_test", "_selected_action": [campaign.pk]},
+        follow=True,
+    )
+
+    assert "Spring sale: a test was sent to me@example.fr." in [str(m) for m in response.context["messages"]]
+    (request,) = receiver.requests
+    assert [r["address"] for r in request.json()["recipients"]] == ["me@example.fr"]
+    assert request.json()["recipients"][0]["test"] == "true"
+    assert not CampaignRun.objects.exists()
