@@ -14,6 +14,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from activations.connectors import ConnectorError, connector_for
+from activations.exports import csv_export_download, csv_export_path
 from activations.models import (
     BatchStatus,
     Campaign,
@@ -300,14 +301,31 @@ class CampaignRunAdmin(admin.ModelAdmin):
         "__str__", "trigger", "status", "progress", "delivered", "failed", "held_out", "no_consent", "pressure",
     ]  # fmt: skip
     list_filter = ["status", "trigger", "campaign"]
-    list_select_related = ["campaign"]
+    list_select_related = ["campaign__destination"]
     readonly_fields = ["campaign", "trigger", "status", "batch_size", "batches", "created_at", "planned_at",
-                       "finished_at", "error", "progress"]  # fmt: skip
+                       "finished_at", "error", "progress", "file"]  # fmt: skip
     fields = readonly_fields
     actions = ["retry_failed"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<uuid:run_uuid>/file/",
+                self.admin_site.admin_view(csv_export_download),
+                name="activations_campaignrun_file",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("file"))
+    def file(self, run: CampaignRun) -> str:
+        if run.campaign.destination.kind != ConnectorKind.CSV_FILE or not csv_export_path(run.uuid).exists():
+            return "—"
+        url = reverse("admin:activations_campaignrun_file", args=[run.uuid])
+        return format_html('<a href="{}">{}</a>', url, gettext("Download the CSV file"))
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[CampaignRun]:
         return (

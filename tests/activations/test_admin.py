@@ -144,3 +144,23 @@ def test_send_a_test_to_me_goes_to_the_staff_address_only(admin_client, admin_us
     assert [r["address"] for r in request.json()["recipients"]] == ["me@example.fr"]
     assert request.json()["recipients"][0]["test"] == "true"
     assert not CampaignRun.objects.exists()
+
+
+def test_a_csv_file_run_is_downloaded_from_its_page(admin_client, settings, tmp_path):
+    from activations.models import ConnectorKind
+    from tests.activations.campaigns import send_all
+
+    settings.CDP_EXPORT_DIR = tmp_path
+    audience(2, consented=2)
+    destination = Destination.objects.create(
+        name="Export", kind=ConnectorKind.CSV_FILE, settings={"columns": ["email", "first_name"], "delimiter": ";"}
+    )
+    run = run_planned(campaign_to(destination, segment_of("Lyon")))
+    send_all(run)
+
+    page = admin_client.get(reverse("admin:activations_campaignrun_change", args=[run.pk])).content.decode()
+    url = reverse("admin:activations_campaignrun_file", args=[run.uuid])
+    assert url in page
+
+    content = b"".join(admin_client.get(url).streaming_content).decode()
+    assert content.splitlines() == ["email;first_name", "lyon0@example.fr;", "lyon1@example.fr;"]
