@@ -8,8 +8,13 @@ decides who may be contacted: the run hands it only deliveries that passed the
 consent gate and the pressure cap.
 """
 
+import email.utils
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from django.template import Context, Engine, Template
+from django.utils import timezone
 
 from activations.models import Destination
 
@@ -80,6 +85,46 @@ class Connector:
 
     def send(self, batch: Batch) -> BatchOutcome:
         raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------
+# Helpers the connectors share
+
+# Placeholders are Django templates read from a string: the built-in tags and filters, no loader.
+_PLACEHOLDER_ENGINE = Engine()
+
+
+def placeholder_template(source: str) -> Template:
+    """A message template (subject, body, payload value); TemplateSyntaxError when it is malformed."""
+    return _PLACEHOLDER_ENGINE.from_string(source)
+
+
+def placeholder_render(template: Template, values: Mapping[str, Any], *, html: bool = False) -> str:
+    """Fill the placeholders; values are escaped in HTML only."""
+    return template.render(Context(dict(values), autoescape=html))
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After as seconds, whether the peer wrote a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - timezone.now()).total_seconds())
+
+
+def error_short(error: Exception) -> str:
+    """The last, most specific part of a requests error ("Connection refused", not the whole chain)."""
+    text = str(error)
+    for marker in ("Errno", "Caused by"):
+        if marker in text:
+            return text[text.rindex(marker) :].strip(" )'\"")[:200]
+    return text[:200]
 
 
 REGISTRY: dict[str, type[Connector]] = {}

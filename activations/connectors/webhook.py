@@ -12,7 +12,6 @@ start of the receiver's answer.
 """
 
 import datetime
-import email.utils
 import json
 from typing import Any
 
@@ -22,7 +21,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from standardwebhooks.webhooks import Webhook
 
-from activations.connectors import Batch, BatchOutcome, Connector, ConnectorError, register
+from activations.connectors import (
+    Batch,
+    BatchOutcome,
+    Connector,
+    ConnectorError,
+    error_short,
+    register,
+    retry_after_seconds,
+)
 from activations.models import ConnectorKind
 
 DEFAULT_TIMEOUT = 10.0
@@ -32,20 +39,6 @@ USER_AGENT = "cdp-webhooks/1"
 def signatures(*, secrets: list[str], message_id: str, timestamp: datetime.datetime, body: str) -> str:
     """The webhook-signature header: one v1 signature per secret, space-separated."""
     return " ".join(Webhook(secret).sign(message_id, timestamp, body) for secret in secrets)
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After as seconds, whether the peer wrote a number of seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - timezone.now()).total_seconds())
 
 
 @register
@@ -105,7 +98,7 @@ class WebhookConnector(Connector):
         except requests.Timeout:
             return BatchOutcome.all_retry(batch, _("No answer within %(seconds)s s.") % {"seconds": self.timeout})
         except requests.ConnectionError as error:
-            return BatchOutcome.all_retry(batch, _("Connection failed: %(error)s") % {"error": _short(error)})
+            return BatchOutcome.all_retry(batch, _("Connection failed: %(error)s") % {"error": error_short(error)})
         status = response.status_code
         if 200 <= status < 300:
             return BatchOutcome.all_delivered(batch)
@@ -124,7 +117,7 @@ class WebhookConnector(Connector):
             ) from None
         except requests.ConnectionError as error:
             raise ConnectorError(
-                _("Cannot connect to %(url)s: %(error)s") % {"url": self.url, "error": _short(error)}
+                _("Cannot connect to %(url)s: %(error)s") % {"url": self.url, "error": error_short(error)}
             ) from None
         if not 200 <= response.status_code < 300:
             raise ConnectorError(
@@ -137,12 +130,3 @@ class WebhookConnector(Connector):
             "status": response.status_code,
             "signed": signed,
         }
-
-
-def _short(error: Exception) -> str:
-    """The last, most specific part of a requests error ("Connection refused", not the whole chain)."""
-    text = str(error)
-    for marker in ("Errno", "Caused by"):
-        if marker in text:
-            return text[text.rindex(marker) :].strip(" )'\"")[:200]
-    return text[:200]

@@ -104,3 +104,7 @@ def receiver():
     peer = Receiver()
     yield peer
     peer.close()
+
+
+from tests.activations.sftp_server import sftp_server  # noqa: E402, F401 (a real SFTP server on loopback)
+from tests.activations.smtp_server import smtp_server  # noqa: E402, F401 (a real SMTP server on loopback)

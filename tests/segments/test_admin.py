@@ -305,7 +305,7 @@ def test_a_new_segment_with_invalid_rules_is_not_created(admin_client):
 
     assert response.context["adminform"].form.errors["rules"] == ["Add at least one condition."]
     assert not Segment.objects.exists()
-    assert not PeriodicTask.objects.exists()
+    assert not PeriodicTask.objects.filter(task="segments.tasks.segment_refresh_task").exists()
 
 
 def test_an_uploaded_list_takes_no_conditions_and_opens_its_page_for_the_file(admin_client):
