@@ -311,3 +311,26 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.profile_id}: {self.status}"
+
+
+class WithdrawalNotice(models.Model):
+    """A consent withdrawal to pass on to a destination that keeps its own list of people."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="withdrawal_notices")
+    profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="withdrawal_notices")
+    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    address = models.CharField(_("address"), max_length=255, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("withdrawal passed on")
+        verbose_name_plural = _("withdrawals passed on")
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.destination} ← {self.profile_id} {self.channel}: {self.status}"

@@ -5,7 +5,7 @@ import logging
 from django.db import transaction
 
 from activations.models import Campaign, CampaignStatus, RunTrigger, ScheduleKind
-from activations.services import campaign_trigger
+from activations.services import campaign_trigger, consent_withdrawal_propagate
 
 logger = logging.getLogger(__name__)
 ACTIVE = (CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
@@ -42,3 +42,13 @@ def campaigns_on_segment_change(sender, *, segment, entered: list[int], **kwargs
             logger.exception("Campaign %s could not be triggered by segment %s", campaign.pk, segment.pk)
             continue
         transaction.on_commit(lambda batch_ids=batch_ids: _queue(batch_ids))
+
+
+def destinations_on_withdrawal(sender, *, profile_id: int, channel: str, address: str, **kwargs) -> None:  # noqa: ANN001, ANN003
+    """A consent was withdrawn: destinations that keep their own lists are told (queued, retried)."""
+    from activations.tasks import withdrawal_notice_send_task
+
+    with transaction.atomic():
+        notice_ids = consent_withdrawal_propagate(profile_id=profile_id, channel=channel, address=address)
+    for notice_id in notice_ids:
+        withdrawal_notice_send_task.delay(notice_id)

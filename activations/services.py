@@ -35,11 +35,13 @@ from activations.models import (
     Delivery,
     DeliveryBatch,
     DeliveryStatus,
+    Destination,
     PressureCap,
     Recurrence,
     RunStatus,
     RunTrigger,
     ScheduleKind,
+    WithdrawalNotice,
 )
 from profiles.models import Event, Profile
 from profiles.selectors import consent_gate
@@ -711,3 +713,75 @@ def campaign_test_send(*, campaign: Campaign, user: Any) -> BatchOutcome:
         recipients=[recipient],
     )
     return connector_for(campaign.destination).send(batch)
+
+
+# ---------------------------------------------------------------------------
+# Consent withdrawals passed on to destinations that keep lists
+
+
+def consent_withdrawal_propagate(*, profile_id: int, channel: str, address: str) -> list[int]:
+    """One notice per destination that keeps its own list and was sent this person on this channel.
+
+    Returns the notice ids, to send once the transaction commits.
+    """
+    from activations.connectors import connectors_load
+
+    kinds = [kind for kind, connector in connectors_load().items() if connector.keeps_lists]
+    destinations = Destination.objects.filter(
+        kind__in=kinds,
+        campaigns__runs__deliveries__profile_id=profile_id,
+        campaigns__runs__deliveries__channel=channel,
+        campaigns__runs__deliveries__status__in=[DeliveryStatus.SENT, DeliveryStatus.DELIVERED],
+    ).distinct()
+    notices = WithdrawalNotice.objects.bulk_create(
+        WithdrawalNotice(destination=destination, profile_id=profile_id, channel=channel, address=address)
+        for destination in destinations
+    )
+    return [notice.pk for notice in notices]
+
+
+def withdrawal_notice_send(*, notice_id: int, now: datetime.datetime | None = None) -> WithdrawalNotice | None:
+    """One attempt at passing a withdrawal on, retried on the deliveries' schedule; safe to call twice."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        notice = (
+            WithdrawalNotice.objects.select_for_update(skip_locked=True)
+            .select_related("destination", "profile")
+            .filter(pk=notice_id)
+            .first()
+        )
+        if notice is None or notice.status in (BatchStatus.DONE, BatchStatus.FAILED):
+            return notice
+        if notice.next_attempt_at and notice.next_attempt_at > now:
+            return notice
+        notice.attempts += 1
+        outcome = connector_for(notice.destination).withdrawal_notify(
+            message_id=f"withdrawal_{notice.pk}",
+            profile_uuid=str(notice.profile.uuid),
+            channel=notice.channel,
+            address=notice.address,
+        )
+        if outcome.delivered:
+            notice.status, notice.sent_at, notice.error, notice.next_attempt_at = BatchStatus.DONE, now, "", None
+        elif outcome.failed:
+            notice.status, notice.error = BatchStatus.FAILED, next(iter(outcome.failed.values()))[:500]
+        else:
+            reason = next(iter(outcome.retry.values()))
+            delay = retry_delay(attempt=notice.attempts, retry_after=outcome.retry_after)
+            if delay is None:
+                notice.status = BatchStatus.FAILED
+                notice.error = (_("Gave up after %(attempts)s attempts: %(reason)s") % {
+                    "attempts": notice.attempts, "reason": reason})[:500]  # fmt: skip
+            else:
+                notice.status, notice.error = BatchStatus.RETRYING, reason[:500]
+                notice.next_attempt_at = now + datetime.timedelta(seconds=delay)
+        notice.save()
+    return notice
+
+
+def withdrawal_notices_due(*, now: datetime.datetime | None = None) -> list[int]:
+    now = now or timezone.now()
+    due = Q(status=BatchStatus.RETRYING, next_attempt_at__lte=now) | Q(
+        status=BatchStatus.PENDING, created_at__lte=now - datetime.timedelta(minutes=10)
+    )
+    return list(WithdrawalNotice.objects.filter(due).order_by("pk").values_list("pk", flat=True))

@@ -3,7 +3,13 @@
 from celery import shared_task
 
 from activations.models import BatchStatus, RunStatus
-from activations.services import campaign_run_plan, delivery_batch_send, delivery_batches_due
+from activations.services import (
+    campaign_run_plan,
+    delivery_batch_send,
+    delivery_batches_due,
+    withdrawal_notice_send,
+    withdrawal_notices_due,
+)
 
 # Retries further away than this wait for the sweeper (every minute), not in the broker: a broker
 # holding a message for hours may hand it out twice, and a sweeper loses nothing if the broker does.
@@ -42,11 +48,20 @@ def delivery_batch_send_task(batch_id: int) -> str:
 
 @shared_task(name="activations.tasks.delivery_batches_due_task")
 def delivery_batches_due_task() -> int:
-    """Every minute (beat): queue the batches whose retry is due, and pending ones whose message was lost."""
+    """Every minute (beat): queue the batches and withdrawal notices whose retry is due, or whose message was lost."""
     due = delivery_batches_due()
     for batch_id in due:
         delivery_batch_send_task.delay(batch_id)
-    return len(due)
+    notices = withdrawal_notices_due()
+    for notice_id in notices:
+        withdrawal_notice_send_task.delay(notice_id)
+    return len(due) + len(notices)
+
+
+@shared_task(name="activations.tasks.withdrawal_notice_send_task")
+def withdrawal_notice_send_task(notice_id: int) -> str:
+    notice = withdrawal_notice_send(notice_id=notice_id)
+    return notice.status if notice else "gone"
 
 
 @shared_task(name="activations.tasks.campaign_scheduled_task")

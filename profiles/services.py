@@ -36,7 +36,7 @@ from profiles.models import (
     identifier_kind_choices,
 )
 from profiles.normalisation import IdentifierInput, normalise_identifier, normalise_identifiers
-from profiles.signals import event_tracked
+from profiles.signals import consent_withdrawn, event_tracked
 
 # A person holds at most one value of these kinds: two CRM records are two people,
 # so data linking them is a conflict to report, not a reason to merge.
@@ -415,6 +415,13 @@ def consent_record(
         recorded_by=recorded_by,
     )
     consent_state_rebuild(profile=profile, channel=channel)
+    if status == ConsentStatus.WITHDRAWN:
+        profile_id = profile.pk
+        transaction.on_commit(
+            lambda: consent_withdrawn.send(
+                sender=ConsentRecord, profile_id=profile_id, channel=channel, address=address
+            )
+        )
     return record
 
 

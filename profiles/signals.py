@@ -4,3 +4,6 @@ from django.dispatch import Signal
 
 # Sent after the event's transaction commits, with: profile_id, event_type.
 event_tracked = Signal()
+
+# Sent after a withdrawal commits, with: profile_id, channel, address ("" when it covers every address).
+consent_withdrawn = Signal()

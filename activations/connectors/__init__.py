@@ -86,6 +86,13 @@ class Connector:
     def send(self, batch: Batch) -> BatchOutcome:
         raise NotImplementedError
 
+    # Destinations that keep their own list of people are told of each consent withdrawal.
+    keeps_lists: ClassVar[bool] = False
+
+    def withdrawal_notify(self, *, message_id: str, profile_uuid: str, channel: str, address: str) -> BatchOutcome:
+        """Tell the destination to stop addressing this person: delivered, failed or retry (one pseudo-recipient 0)."""
+        raise NotImplementedError
+
 
 # ---------------------------------------------------------------------------
 # Helpers the connectors share

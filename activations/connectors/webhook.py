@@ -13,6 +13,7 @@ start of the receiver's answer.
 
 import datetime
 import json
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -93,19 +94,38 @@ class WebhookConnector(Connector):
                 for recipient in batch.recipients
             ],
         }
+        return self._outcome(
+            lambda: self.post(message_id=batch.message_id, payload=payload),
+            delivery_ids=[recipient.delivery_id for recipient in batch.recipients],
+        )
+
+    def _outcome(self, request: Callable[[], requests.Response], *, delivery_ids: list[int]) -> BatchOutcome:
+        """What became of one POST: delivered, retried (timeouts, 429, 5xx) or failed (other answers)."""
+
+        def every(reason: str) -> dict[int, str]:
+            return dict.fromkeys(delivery_ids, reason)
+
         try:
-            response = self.post(message_id=batch.message_id, payload=payload)
+            response = request()
         except requests.Timeout:
-            return BatchOutcome.all_retry(batch, _("No answer within %(seconds)s s.") % {"seconds": self.timeout})
+            return BatchOutcome(retry=every(_("No answer within %(seconds)s s.") % {"seconds": self.timeout}))
         except requests.ConnectionError as error:
-            return BatchOutcome.all_retry(batch, _("Connection failed: %(error)s") % {"error": error_short(error)})
+            return BatchOutcome(retry=every(_("Connection failed: %(error)s") % {"error": error_short(error)}))
         status = response.status_code
         if 200 <= status < 300:
-            return BatchOutcome.all_delivered(batch)
+            return BatchOutcome(delivered=list(delivery_ids))
         reason = _("HTTP %(status)s: %(answer)s") % {"status": status, "answer": response.text[:200].strip()}
         if status == 429 or status >= 500:
-            return BatchOutcome.all_retry(batch, reason, retry_after_seconds(response.headers.get("Retry-After")))
-        return BatchOutcome.all_failed(batch, reason)
+            return BatchOutcome(
+                retry=every(reason), retry_after=retry_after_seconds(response.headers.get("Retry-After"))
+            )
+        return BatchOutcome(failed=every(reason))
+
+    keeps_lists = True
+
+    def withdrawal_notify(self, *, message_id: str, profile_uuid: str, channel: str, address: str) -> BatchOutcome:
+        payload = {"type": "consent.withdrawn", "profile_id": profile_uuid, "channel": channel, "address": address}
+        return self._outcome(lambda: self.post(message_id=message_id, payload=payload), delivery_ids=[0])
 
     def test_connection(self) -> str:
         message_id = f"ping_{int(timezone.now().timestamp())}"
