@@ -24,6 +24,7 @@ from activations.models import (
     DeliveryStatus,
     Destination,
     PressureCap,
+    WithdrawalNotice,
 )
 from activations.services import (
     campaign_preview,
@@ -404,3 +405,17 @@ class DeliveryAdmin(admin.ModelAdmin):
 @admin.register(PressureCap)
 class PressureCapAdmin(admin.ModelAdmin):
     list_display = ["__str__", "channel", "max_messages", "window_days"]
+
+
+@admin.register(WithdrawalNotice)
+class WithdrawalNoticeAdmin(admin.ModelAdmin):
+    list_display = ["profile", "destination", "channel", "status", "attempts", "error", "created_at", "sent_at"]
+    list_filter = ["status", "channel", "destination"]
+    list_select_related = ["profile", "destination"]
+    raw_id_fields = ["profile"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: WithdrawalNotice | None = None) -> bool:
+        return False
