@@ -201,7 +201,10 @@ class CampaignAdmin(admin.ModelAdmin):
                 ]
             },
         ),  # fmt: skip
-        (_("When"), {"fields": ["schedule", "send_at", "recurrence", "send_time", "send_weekday", "send_monthday"]}),
+        (
+            _("When to send"),
+            {"fields": ["schedule", "send_at", "recurrence", "send_time", "send_weekday", "send_monthday"]},
+        ),
         (_("Cost"), {"fields": ["fixed_cost", "cost_per_send", "currency"]}),
     ]
 

@@ -129,7 +129,7 @@ class Campaign(models.Model):
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     status = models.CharField(_("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     schedule = models.CharField(
-        _("when"),
+        _("send"),
         max_length=16,
         choices=ScheduleKind.choices,
         default=ScheduleKind.MANUAL,
@@ -137,12 +137,14 @@ class Campaign(models.Model):
     )
     send_at = models.DateTimeField(_("send at"), null=True, blank=True, help_text=_("For a campaign sent once."))
     recurrence = models.CharField(_("repeat"), max_length=16, choices=Recurrence.choices, blank=True)
-    send_time = models.TimeField(_("at"), null=True, blank=True, help_text=_("Time of day of a repeated send."))
+    send_time = models.TimeField(
+        _("time of day"), null=True, blank=True, help_text=_("Time of day of a repeated send.")
+    )
     send_weekday = models.PositiveSmallIntegerField(
-        _("on"), choices=Weekday.choices, null=True, blank=True, help_text=_("Day of a weekly send.")
+        _("day of the week"), choices=Weekday.choices, null=True, blank=True, help_text=_("Day of a weekly send.")
     )
     send_monthday = models.PositiveSmallIntegerField(
-        _("on day"),
+        _("day of the month"),
         null=True,
         blank=True,
         validators=[MinValueValidator(1), MaxValueValidator(28)],
