@@ -24,6 +24,7 @@ from activations.models import (
     DeliveryStatus,
     Destination,
     PressureCap,
+    ScheduleKind,
     WithdrawalNotice,
 )
 from activations.services import (
@@ -141,10 +142,13 @@ class CampaignForm(forms.ModelForm):
             "name", "slug", "description", "segments", "channel", "destination", "content", "holdout_percent",
             "pressure_max_messages", "pressure_window_days", "priority", "fixed_cost", "cost_per_send", "currency",
             "status", "schedule", "send_at", "recurrence", "send_time", "send_weekday", "send_monthday",
+            "trigger_event_type", "trigger_delay_minutes", "cancel_event_type",
         ]  # fmt: skip
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        if not cleaned.get("segments") and cleaned.get("schedule") != ScheduleKind.EVENT:
+            self.add_error("segments", gettext("Choose at least one segment: who should receive it?"))
         destination = cleaned.get("destination")
         channel = cleaned.get("channel")
         wanted = {ConnectorKind.EMAIL: "email", ConnectorKind.SMS: "sms", ConnectorKind.AD_AUDIENCE: "advertising"}
@@ -203,7 +207,19 @@ class CampaignAdmin(admin.ModelAdmin):
         ),  # fmt: skip
         (
             _("When to send"),
-            {"fields": ["schedule", "send_at", "recurrence", "send_time", "send_weekday", "send_monthday"]},
+            {
+                "fields": [
+                    "schedule",
+                    "send_at",
+                    "recurrence",
+                    "send_time",
+                    "send_weekday",
+                    "send_monthday",
+                    "trigger_event_type",
+                    "trigger_delay_minutes",
+                    "cancel_event_type",
+                ]
+            },  # fmt: skip
         ),
         (_("Cost"), {"fields": ["fixed_cost", "cost_per_send", "currency"]}),
     ]

@@ -90,7 +90,13 @@ class Campaign(models.Model):
     name = models.CharField(_("name"), max_length=200, unique=True)
     slug = models.SlugField(_("short name"), max_length=100, unique=True, help_text=_("Used in tracked links."))
     description = models.TextField(_("description"), blank=True)
-    segments = models.ManyToManyField(Segment, related_name="campaigns", verbose_name=_("segments"))
+    segments = models.ManyToManyField(
+        Segment,
+        related_name="campaigns",
+        verbose_name=_("segments"),
+        blank=True,
+        help_text=_("Who receives it. A campaign triggered by an event may have none: then anyone who triggers it."),
+    )
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
     destination = models.ForeignKey(
         Destination, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("destination")

@@ -55,7 +55,8 @@ def test_a_weekly_schedule_set_in_the_admin_creates_the_beat_entry(admin_client,
         "holdout_percent": "10", "pressure_max_messages": "", "pressure_window_days": "7", "priority": "100",
         "fixed_cost": "100", "cost_per_send": "0.002", "currency": "EUR", "schedule": "recurring",
         "recurrence": "weekly", "send_time": "09:30", "send_weekday": "1", "send_at_0": "", "send_at_1": "",
-        "send_monthday": "", "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0",
+        "send_monthday": "", "trigger_event_type": "", "trigger_delay_minutes": "0", "cancel_event_type": "",
+        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0",
     }  # fmt: skip
 
     missing_time = admin_client.post(reverse("admin:activations_campaign_add"), {**data, "send_time": ""})
@@ -164,3 +165,26 @@ def test_a_csv_file_run_is_downloaded_from_its_page(admin_client, settings, tmp_
 
     content = b"".join(admin_client.get(url).streaming_content).decode()
     assert content.splitlines() == ["email;first_name", "lyon0@example.fr;", "lyon1@example.fr;"]
+
+
+def test_a_cart_abandonment_campaign_is_set_up_in_the_admin(admin_client, receiver):
+    destination = webhook(receiver.url)
+    data = {
+        "name": "Cart", "slug": "cart", "description": "", "status": "draft", "segments": [], "channel": "email",
+        "destination": destination.pk, "content": "{}", "holdout_percent": "10", "pressure_max_messages": "",
+        "pressure_window_days": "7", "priority": "100", "fixed_cost": "0", "cost_per_send": "0", "currency": "EUR",
+        "schedule": "event", "send_at_0": "", "send_at_1": "", "recurrence": "", "send_time": "", "send_weekday": "",
+        "send_monthday": "", "trigger_event_type": "", "trigger_delay_minutes": "120", "cancel_event_type": "purchase",
+        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0",
+    }  # fmt: skip
+
+    refused = admin_client.post(reverse("admin:activations_campaign_add"), data)
+    assert "Name the event that triggers the send, for example add_to_cart." in refused.content.decode()
+
+    assert admin_client.post(reverse("admin:activations_campaign_add"), {**data, "trigger_event_type": "add_to_cart"})
+    campaign = Campaign.objects.get()
+    assert (campaign.status, campaign.trigger_event_type, campaign.trigger_delay_minutes) == (
+        "scheduled",
+        "add_to_cart",
+        120,
+    )
