@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from django.template import Context, Engine, Template
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from activations.models import Destination
 
@@ -96,6 +97,15 @@ class Connector:
 
 # ---------------------------------------------------------------------------
 # Helpers the connectors share
+
+
+def http_url(settings: Mapping[str, Any]) -> str:
+    """The destination's http(s) address, or ConnectorError saying there is none."""
+    url = str(settings.get("url") or "")
+    if not url.startswith(("http://", "https://")):
+        raise ConnectorError(_("The destination has no http:// or https:// address to send to."))
+    return url
+
 
 # Placeholders are Django templates read from a string: the built-in tags and filters, no loader.
 _PLACEHOLDER_ENGINE = Engine()

@@ -40,6 +40,7 @@ from activations.connectors import (
     ConnectorError,
     Recipient,
     error_short,
+    http_url,
     placeholder_render,
     placeholder_template,
     register,
@@ -104,10 +105,7 @@ class SmsConnector(Connector):
 
     @property
     def url(self) -> str:
-        url = str(self.settings.get("url") or "")
-        if not url.startswith(("http://", "https://")):
-            raise ConnectorError(_("The destination has no http:// or https:// address to send to."))
-        return url
+        return http_url(self.settings)
 
     @property
     def method(self) -> str:

@@ -28,6 +28,7 @@ from activations.connectors import (
     Connector,
     ConnectorError,
     error_short,
+    http_url,
     register,
     retry_after_seconds,
 )
@@ -49,10 +50,7 @@ class WebhookConnector(Connector):
 
     @property
     def url(self) -> str:
-        url = str(self.settings.get("url") or "")
-        if not url.startswith(("http://", "https://")):
-            raise ConnectorError(_("The destination has no http:// or https:// address to send to."))
-        return url
+        return http_url(self.settings)
 
     @property
     def timeout(self) -> float:
