@@ -9,7 +9,8 @@ from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils.html import format_html
+from django.utils.formats import date_format, number_format
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -18,6 +19,7 @@ from activations.exports import csv_export_download, csv_export_path
 from activations.models import (
     BatchStatus,
     Campaign,
+    CampaignArm,
     CampaignRun,
     ConnectorKind,
     Delivery,
@@ -27,7 +29,9 @@ from activations.models import (
     ScheduleKind,
     WithdrawalNotice,
 )
+from activations.selectors import destination_delivery_history
 from activations.services import (
+    campaign_arms_check,
     campaign_preview,
     campaign_run_retry_failed,
     campaign_run_start,
@@ -107,6 +111,7 @@ class DestinationAdmin(admin.ModelAdmin):
     list_filter = ["kind", "is_active"]
     search_fields = ["name"]
     actions = ["connection_test"]
+    readonly_fields = ["delivery_history"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Destination]:
         return super().get_queryset(request).annotate(campaign_total=Count("campaigns"))
@@ -119,10 +124,46 @@ class DestinationAdmin(admin.ModelAdmin):
         secrets = []
         for name in SECRET_FIELDS:
             secrets += [name, f"clear_{name}"]
-        return [
+        fieldsets = [
             (None, {"fields": ["name", "kind", "is_active", "settings"]}),
             (_("Secrets (never shown again once saved)"), {"fields": secrets, "classes": ["collapse"]}),
         ]
+        if obj is not None:
+            fieldsets.append((_("Deliveries of the last 30 days"), {"fields": ["delivery_history"]}))
+        return fieldsets
+
+    @admin.display(description=_("delivered and failed per day"))
+    def delivery_history(self, destination: Destination) -> str:
+        days = destination_delivery_history(destination=destination)
+        if not days:
+            return gettext("Nothing sent through this destination in the last 30 days.")
+        widest = max(day.delivered + day.failed for day in days)
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td style="width: 50%">'
+            '<span style="display: inline-block; height: .8em; width: {}%; background: #417690"></span>'
+            '<span style="display: inline-block; height: .8em; width: {}%; background: #ba2121"></span></td></tr>',
+            (
+                (
+                    date_format(day.day, "SHORT_DATE_FORMAT"),
+                    number_format(day.delivered, force_grouping=True),
+                    number_format(day.failed, force_grouping=True),
+                    number_format(100 * day.failed / (day.delivered + day.failed), decimal_pos=1) + "\u00a0%",
+                    round(100 * day.delivered / widest, 1),
+                    round(100 * day.failed / widest, 1),
+                )
+                for day in days
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            gettext("Day"),
+            gettext("Delivered"),
+            gettext("Failed"),
+            gettext("Failure rate"),
+            rows,
+        )
 
     @admin.action(description=_("Test the connection"))
     def connection_test(self, request: HttpRequest, queryset: QuerySet[Destination]) -> None:
@@ -133,6 +174,17 @@ class DestinationAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{destination}: {error}", messages.ERROR)
             else:
                 self.message_user(request, f"{destination}: {said}", messages.SUCCESS)
+
+
+def channel_mismatch(destination: Destination | None, channel: str | None) -> str | None:
+    """Why ``destination`` cannot send on ``channel`` (email, SMS and ad audiences have one channel), or None."""
+    wanted = {ConnectorKind.EMAIL: "email", ConnectorKind.SMS: "sms", ConnectorKind.AD_AUDIENCE: "advertising"}
+    if destination and channel and destination.kind in wanted and wanted[destination.kind] != channel:
+        return gettext("The destination “%(destination)s” sends on the channel “%(channel)s” only.") % {
+            "destination": destination,
+            "channel": wanted[destination.kind],
+        }
+    return None
 
 
 class CampaignForm(forms.ModelForm):
@@ -149,15 +201,9 @@ class CampaignForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("segments") and cleaned.get("schedule") != ScheduleKind.EVENT:
             self.add_error("segments", gettext("Choose at least one segment: who should receive it?"))
-        destination = cleaned.get("destination")
-        channel = cleaned.get("channel")
-        wanted = {ConnectorKind.EMAIL: "email", ConnectorKind.SMS: "sms", ConnectorKind.AD_AUDIENCE: "advertising"}
-        if destination and channel and destination.kind in wanted and wanted[destination.kind] != channel:
-            self.add_error(
-                "channel",
-                gettext("The destination “%(destination)s” sends on the channel “%(channel)s” only.")
-                % {"destination": destination, "channel": wanted[destination.kind]},
-            )
+        mismatch = channel_mismatch(cleaned.get("destination"), cleaned.get("channel"))
+        if mismatch:
+            self.add_error("channel", mismatch)
         return cleaned
 
     def _post_clean(self) -> None:
@@ -167,6 +213,44 @@ class CampaignForm(forms.ModelForm):
             campaign_schedule_check(self.instance)
         except ValidationError as error:
             self._update_errors(error)
+
+
+class ArmForm(forms.ModelForm):
+    class Meta:
+        model = CampaignArm
+        fields = ["name", "share_percent", "channel", "destination", "content"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        campaign = self.instance.campaign if self.instance.campaign_id else None
+        channel = cleaned.get("channel") or (campaign.channel if campaign else None)
+        destination = cleaned.get("destination") or (campaign.destination if campaign else None)
+        mismatch = channel_mismatch(destination, channel)
+        if mismatch:
+            self.add_error("channel" if cleaned.get("channel") else "destination", mismatch)
+        return cleaned
+
+
+class ArmFormSet(forms.BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        shares = [
+            form.cleaned_data["share_percent"]
+            for form in self.forms
+            if form.cleaned_data.get("share_percent") is not None and not form.cleaned_data.get("DELETE")
+        ]
+        campaign_arms_check(shares=shares)
+
+
+class ArmInline(admin.StackedInline):
+    model = CampaignArm
+    form = ArmForm
+    formset = ArmFormSet
+    extra = 0
+    verbose_name = _("variant (A/B test)")
+    verbose_name_plural = _(
+        "A/B test: variants that each take a share of the treatment group (the campaign's own message keeps the rest)"
+    )
 
 
 class RunInline(admin.TabularInline):
@@ -189,7 +273,7 @@ class CampaignAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     filter_horizontal = ["segments"]
-    inlines = [RunInline]
+    inlines = [ArmInline, RunInline]
     actions = ["send_now", "send_test"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "status"]}),
@@ -254,6 +338,15 @@ class CampaignAdmin(admin.ModelAdmin):
             "title": gettext("Before sending “%(name)s”") % {"name": campaign},
             "rows": rows,
             "total": sum(preview.counts.values()),
+            "variants": [
+                {
+                    "name": name,
+                    "to_send": counts.get(DeliveryStatus.PENDING, 0),
+                    "no_consent": counts.get(DeliveryStatus.SUPPRESSED_NO_CONSENT, 0),
+                    "over_cap": counts.get(DeliveryStatus.SUPPRESSED_PRESSURE, 0),
+                }
+                for name, counts in preview.variants.items()
+            ],
         }
         return TemplateResponse(request, "admin/activations/campaign/preview.html", context)
 
@@ -289,26 +382,27 @@ class CampaignAdmin(admin.ModelAdmin):
     def send_test(self, request: HttpRequest, queryset: QuerySet[Campaign]) -> None:
         for campaign in queryset:
             try:
-                outcome = campaign_test_send(campaign=campaign, user=request.user)
+                outcomes = campaign_test_send(campaign=campaign, user=request.user)
             except (ValidationError, ConnectorError) as error:
                 self.message_user(request, f"{campaign}: {' '.join(getattr(error, 'messages', [str(error)]))}",
                                   messages.ERROR)  # fmt: skip
                 continue
-            if outcome.delivered:
-                self.message_user(
-                    request,
-                    gettext("%(campaign)s: a test was sent to %(email)s.")
-                    % {"campaign": campaign, "email": request.user.email},
-                    messages.SUCCESS,
-                )
-            else:
-                reasons = [*outcome.failed.values(), *outcome.retry.values()]
-                self.message_user(
-                    request,
-                    gettext("%(campaign)s: the test could not be sent: %(reason)s")
-                    % {"campaign": campaign, "reason": reasons[0] if reasons else "?"},
-                    messages.ERROR,
-                )
+            for name, outcome in outcomes:
+                if outcome.delivered:
+                    self.message_user(
+                        request,
+                        gettext("%(campaign)s: a test was sent to %(email)s.")
+                        % {"campaign": name, "email": request.user.email},
+                        messages.SUCCESS,
+                    )
+                else:
+                    reasons = [*outcome.failed.values(), *outcome.retry.values()]
+                    self.message_user(
+                        request,
+                        gettext("%(campaign)s: the test could not be sent: %(reason)s")
+                        % {"campaign": name, "reason": reasons[0] if reasons else "?"},
+                        messages.ERROR,
+                    )
 
 
 def _status_count(status: str) -> Count:

@@ -188,6 +188,58 @@ class Campaign(models.Model):
         return self.name
 
 
+class CampaignArm(models.Model):
+    """A variant of a campaign (A/B/n test): a deterministic share of the treatment group gets another message.
+
+    The campaign's own channel, destination and content are the first variant
+    ("A"); each arm takes its share of the people who are not held out, and the
+    campaign keeps the rest. An arm's bucket is a hash of (campaign seed,
+    profile id), like the control group, so a person stays in the same arm on
+    every run.
+    """
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="arms", verbose_name=_("campaign"))
+    name = models.CharField(_("name"), max_length=100, help_text=_("What this variant tries, for example “B: by SMS”."))
+    share_percent = models.DecimalField(
+        _("share of the treatment group (%)"),
+        max_digits=4,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.1")), MaxValueValidator(Decimal("100"))],
+        help_text=_("Share of the people who are not in the control group that get this variant instead."),
+    )
+    channel = models.CharField(
+        _("channel"),
+        max_length=32,
+        choices=Channel.choices,
+        blank=True,
+        help_text=_("Leave empty to use the campaign's channel."),
+    )
+    destination = models.ForeignKey(
+        Destination,
+        on_delete=models.PROTECT,
+        related_name="campaign_arms",
+        verbose_name=_("destination"),
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to use the campaign's destination."),
+    )
+    content = models.JSONField(
+        _("content"),
+        default=dict,
+        blank=True,
+        help_text=_("Leave empty to send the campaign's content."),
+    )
+
+    class Meta:
+        verbose_name = _("variant (A/B test)")
+        verbose_name_plural = _("variants (A/B test)")
+        ordering = ["pk"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "name"], name="campaign_arm_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class PressureCap(models.Model):
     """A global rule: at most N messages per person over a rolling window, on one channel or on all of them."""
 
@@ -260,6 +312,10 @@ class DeliveryBatch(models.Model):
 
     run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="delivery_batches")
     number = models.PositiveIntegerField(_("number"))
+    # The variant the batch sends (null: the campaign's own); every delivery of a batch has the same.
+    arm = models.ForeignKey(
+        CampaignArm, on_delete=models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("variant")
+    )
     status = models.CharField(_("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
@@ -295,6 +351,16 @@ class Delivery(models.Model):
     run = models.ForeignKey(CampaignRun, on_delete=models.CASCADE, related_name="deliveries")
     profile = models.ForeignKey(Profile, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    # The A/B test variant this person was given; null: the campaign's own message (or held out).
+    arm = models.ForeignKey(
+        CampaignArm,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        verbose_name=_("variant"),
+        db_index=False,
+    )
     status = models.CharField(_("status"), max_length=24, choices=DeliveryStatus.choices)
     address = models.CharField(_("address"), max_length=255, blank=True)
     batch = models.PositiveIntegerField(_("batch"), null=True, blank=True)

@@ -1,11 +1,13 @@
-"""Reads on campaigns: what the admin home shows."""
+"""Reads on campaigns: what the admin home and the destination pages show."""
 
 import datetime
+from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from activations.models import CampaignRun, DeliveryStatus
+from activations.models import CampaignRun, Delivery, DeliveryStatus, Destination
 
 
 def campaign_runs_needing_attention(*, now: datetime.datetime | None = None, days: int = 7) -> QuerySet[CampaignRun]:
@@ -23,3 +25,34 @@ def campaign_runs_needing_attention(*, now: datetime.datetime | None = None, day
         )
         .order_by("-alerted_at")
     )
+
+
+@dataclass(frozen=True)
+class DayDeliveries:
+    day: datetime.date
+    delivered: int  # accepted by the destination (delivered, or sent where the peer does not confirm)
+    failed: int
+
+
+def destination_delivery_history(
+    *, destination: Destination, days: int = 30, now: datetime.datetime | None = None
+) -> list[DayDeliveries]:
+    """Delivered and failed deliveries through ``destination`` per day (the day they were planned), newest first.
+
+    A delivery goes through its variant's destination, or the campaign's when
+    the variant has none. Days without any are left out. One query.
+    """
+    since = (now or timezone.now()) - datetime.timedelta(days=days)
+    through = Q(arm__destination=destination) | Q(arm__destination__isnull=True, run__campaign__destination=destination)
+    rows = (
+        Delivery.objects.filter(through, created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(
+            delivered=Count("pk", filter=Q(status__in=[DeliveryStatus.DELIVERED, DeliveryStatus.SENT])),
+            failed=Count("pk", filter=Q(status=DeliveryStatus.FAILED)),
+        )
+        .filter(Q(delivered__gt=0) | Q(failed__gt=0))
+        .order_by("-day")
+    )
+    return [DayDeliveries(day=row["day"], delivered=row["delivered"], failed=row["failed"]) for row in rows]

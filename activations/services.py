@@ -14,6 +14,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +22,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
@@ -45,7 +47,7 @@ from activations.models import (
 )
 from profiles.models import Event, Profile
 from profiles.selectors import consent_gate
-from segments.control import control_bucket_sql, control_threshold
+from segments.control import BUCKETS, control_bucket_sql, control_threshold
 from segments.models import SegmentMembership
 
 logger = logging.getLogger(__name__)
@@ -57,14 +59,78 @@ PROFILE_FIELDS = ("first_name", "last_name", "city", "postcode", "country", "lan
 # Planning
 
 
-def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int] | None = None) -> None:
-    """One Delivery per member of the campaign's segments, held out when in a control group.
+@dataclass(frozen=True)
+class Variant:
+    """What one share of the treatment group receives: the campaign's own message or an A/B test arm."""
 
-    A person is held out when the campaign's own bucket puts them in its control
-    group, or when they are in the control group of one of its segments: a
-    control group is kept out of every send. With ``profile_ids`` (a triggered
-    send) only those people are taken, those already in the run are skipped,
-    and a campaign without segments takes them as they are.
+    arm_id: int | None
+    name: str
+    channel: str
+    destination: Destination
+    content: dict[str, Any]
+    bucket_below: int  # people whose arm bucket is below this (and not below the previous variant's) get it
+
+
+def campaign_variants(campaign: Campaign) -> list[Variant]:
+    """The arms, each with its share of the treatment group, then the campaign's own message with the rest."""
+    variants, upper = [], 0
+    for arm in campaign.arms.select_related("destination").order_by("pk"):
+        upper += control_threshold(arm.share_percent)
+        variants.append(
+            Variant(
+                arm_id=arm.pk,
+                name=arm.name,
+                channel=arm.channel or campaign.channel,
+                destination=arm.destination or campaign.destination,
+                content=arm.content or campaign.content,
+                bucket_below=min(upper, BUCKETS),
+            )
+        )
+    if upper < BUCKETS:
+        variants.append(
+            Variant(
+                arm_id=None,
+                name=campaign.name,
+                channel=campaign.channel,
+                destination=campaign.destination,
+                content=campaign.content,
+                bucket_below=BUCKETS,
+            )
+        )
+    return variants
+
+
+def campaign_arms_check(*, shares: list[Decimal]) -> None:
+    """The arms' shares of the treatment group add up to 100 % at most."""
+    total = sum(shares, Decimal("0"))
+    if total > 100:
+        raise ValidationError(
+            _("The variants' shares add up to %(total)s %%: they can take 100 %% of the treatment group at most.")
+            % {"total": total}
+        )
+
+
+def _gate_sql(channel: str) -> tuple[str, list]:
+    """SQL of the consent gate for ``channel``: one row per allowed profile, with its consented address."""
+    gate = consent_gate(channel=channel).values("profile_id").annotate(address=Min("address")).order_by()
+    sql, params = gate.query.sql_with_params()
+    return sql, list(params)
+
+
+def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int] | None = None) -> None:
+    """One Delivery per member of the campaign's segments, in one INSERT … SELECT.
+
+    Each member is held out when the campaign's own bucket puts them in its
+    control group, or when they are in the control group of one of its
+    segments (a control group is kept out of every send). The others get a
+    variant by a second bucket, then the consent gate of that variant's channel
+    (profiles.selectors.consent_gate, joined here) gives their consented address
+    or suppresses them. Planned runs number the pending deliveries into batches
+    of each variant's destination's size, all in the same statement.
+
+    With ``profile_ids`` (a triggered send) only those people are taken, those
+    already in the run are skipped, a campaign without segments takes them as
+    they are, and no batch is numbered.
     """
     campaign = run.campaign
     quote = connection.ops.quote_name
@@ -72,14 +138,11 @@ def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int
     segment_ids = list(campaign.segments.values_list("pk", flat=True))
     if not segment_ids and profile_ids is None:
         return
-    bucket = control_bucket_sql(connection.vendor, "m.profile_id")
+    variants = campaign_variants(campaign)
+    postgres = connection.vendor == "postgresql"
     # As the ORM writes it (SQLite keeps text: the same text compares equal, and sorts, with ORM values).
     stamp = connection.ops.adapt_datetimefield_value(now)
-    key = (
-        "md5(%s || ':' || m.profile_id::text)::uuid"
-        if connection.vendor == "postgresql"
-        else "cdp_md5(%s || ':' || m.profile_id)"
-    )
+    key = "md5(%s || ':' || p.profile_id::text)::uuid" if postgres else "cdp_md5(%s || ':' || p.profile_id)"
     if segment_ids:
         source = f"{members} m WHERE m.segment_id IN ({', '.join(['%s'] * len(segment_ids))})"
         in_segment_control = "MAX(CASE WHEN m.in_control THEN 1 ELSE 0 END) = 1"
@@ -93,39 +156,93 @@ def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int
         source += f" AND m.profile_id IN ({', '.join(['%s'] * len(profile_ids))})"
         source += f" AND NOT EXISTS (SELECT 1 FROM {deliveries} d WHERE d.run_id = %s AND d.profile_id = m.profile_id)"
         source_params += [*profile_ids, run.pk]
+
+    # Members with their control group flag and variant number.
+    bucket = control_bucket_sql(connection.vendor, "m.profile_id")
+    variant_cases = " ".join(f"WHEN {bucket} < %s THEN {number}" for number in range(len(variants) - 1))
+    variant_sql = f"CASE {variant_cases} ELSE {len(variants) - 1} END" if variant_cases else "0"
+    variant_params: list = []
+    for variant in variants[:-1]:
+        variant_params += [f"{campaign.control_salt}:arms", variant.bucket_below]
+    assigned = (
+        f"SELECT m.profile_id, CASE WHEN {bucket} < %s OR {in_segment_control} THEN 1 ELSE 0 END AS held, "
+        f"{variant_sql} AS variant FROM {source} GROUP BY m.profile_id"
+    )
+    assigned_params = [
+        campaign.control_salt,
+        control_threshold(campaign.holdout_percent),
+        *variant_params,
+        *source_params,
+    ]
+
+    # One join on the consent gate per channel the variants use.
+    channels = list(dict.fromkeys(variant.channel for variant in variants))
+    joins, join_params = [], []
+    for number, channel in enumerate(channels):
+        gate, gate_params = _gate_sql(channel)
+        joins.append(f"LEFT JOIN ({gate}) g{number} ON g{number}.profile_id = a.profile_id")
+        join_params += gate_params
+
+    def per_variant(values: list[str]) -> str:
+        return "CASE a.variant " + " ".join(f"WHEN {n} THEN {value}" for n, value in enumerate(values)) + " END"
+
+    address = per_variant([f"g{channels.index(variant.channel)}.address" for variant in variants])
+    planned = (
+        f"SELECT a.profile_id, a.variant, "
+        f"CASE WHEN a.held = 1 THEN %s ELSE {per_variant(['%s'] * len(variants))} END AS channel, "
+        f"CASE WHEN a.held = 1 THEN NULL ELSE {per_variant(['CAST(%s AS BIGINT)'] * len(variants))} END AS arm_id, "
+        f"CASE WHEN a.held = 1 THEN %s WHEN {address} IS NULL THEN %s ELSE %s END AS status, "
+        f"CASE WHEN a.held = 1 THEN '' ELSE COALESCE({address}, '') END AS address "
+        f"FROM ({assigned}) a {' '.join(joins)}"
+    )
+    planned_params = [
+        campaign.channel,
+        *[variant.channel for variant in variants],
+        *[variant.arm_id for variant in variants],
+        DeliveryStatus.HELD_OUT,
+        DeliveryStatus.SUPPRESSED_NO_CONSENT,
+        DeliveryStatus.PENDING,
+        *assigned_params,
+        *join_params,
+    ]
+    if profile_ids is None:
+        # Batch k of variant v is number k × (variants) + v: unique in the run without counting first.
+        sizes = [connector_for(variant.destination).batch_size or 2**31 for variant in variants]
+        size = "CASE p.variant " + " ".join(f"WHEN {n} THEN %s" for n in range(len(variants))) + " END"
+        batch = (
+            f"CASE WHEN p.status = %s THEN ((ROW_NUMBER() OVER (PARTITION BY p.status, p.variant "
+            f"ORDER BY p.profile_id) - 1) / {size}) * {len(variants)} + p.variant END"
+        )
+        batch_params: list = [DeliveryStatus.PENDING, *sizes]
+    else:
+        batch, batch_params = "NULL", []
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {deliveries} (run_id, profile_id, channel, status, address, idempotency_key, attempts, "
-            f"error, created_at, triggered_at) "
-            f"SELECT %s, m.profile_id, %s, "
-            f"CASE WHEN {bucket} < %s OR {in_segment_control} THEN %s ELSE %s END, "
-            f"'', {key}, 0, '', %s, %s "
-            f"FROM {source} GROUP BY m.profile_id",
+            f"INSERT INTO {deliveries} (run_id, profile_id, channel, arm_id, status, address, batch, "
+            f"idempotency_key, attempts, error, created_at, triggered_at) "
+            f"SELECT %s, p.profile_id, p.channel, p.arm_id, p.status, p.address, {batch}, {key}, 0, "
+            f"CASE WHEN p.status = %s THEN %s ELSE '' END, %s, %s FROM ({planned}) p",
             [
                 run.pk,
-                campaign.channel,
-                campaign.control_salt,
-                control_threshold(campaign.holdout_percent),
-                DeliveryStatus.HELD_OUT,
-                DeliveryStatus.PENDING,
+                *batch_params,
                 run.uuid.hex,
+                DeliveryStatus.SUPPRESSED_NO_CONSENT,
+                _("No consent for this channel."),
                 stamp,
                 stamp if profile_ids is not None else None,
-                *source_params,
+                *planned_params,
             ],
         )
 
 
-def _consent_apply(*, run: CampaignRun, deliveries: Q | None = None) -> int:
-    """Pending deliveries without consent for the channel are suppressed; the others get their address.
+def _consent_apply(*, run: CampaignRun, channel: str, deliveries: Q) -> int:
+    """At the send: pending deliveries that lost consent for the channel are suppressed, the others get the address.
 
-    This is the consent gate (profiles.selectors.consent_gate), applied to the
-    whole run in two statements. Returns how many were suppressed.
+    This is the consent gate (profiles.selectors.consent_gate) again, so that a
+    withdrawal since the plan is honoured. Returns how many were suppressed.
     """
-    gate = consent_gate(channel=run.campaign.channel).filter(profile=OuterRef("profile"))
-    pending = Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING)
-    if deliveries is not None:
-        pending = pending.filter(deliveries)
+    gate = consent_gate(channel=channel).filter(profile=OuterRef("profile"))
+    pending = Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING).filter(deliveries)
     suppressed = pending.exclude(Exists(gate)).update(
         status=DeliveryStatus.SUPPRESSED_NO_CONSENT, error=_("No consent for this channel.")
     )
@@ -133,19 +250,19 @@ def _consent_apply(*, run: CampaignRun, deliveries: Q | None = None) -> int:
     return suppressed
 
 
-def _pressure_caps(campaign: Campaign) -> list[tuple[str, int, int]]:
-    """(channel or "" for all channels, max messages, window in days) of every cap this campaign obeys."""
+def _pressure_caps(campaign: Campaign, channel: str) -> list[tuple[str, int, int]]:
+    """(channel or "" for all channels, max messages, window in days) of every cap a send on ``channel`` obeys."""
     caps = [
         (cap.channel, cap.max_messages, cap.window_days)
-        for cap in PressureCap.objects.filter(Q(channel="") | Q(channel=campaign.channel))
+        for cap in PressureCap.objects.filter(Q(channel="") | Q(channel=channel))
     ]
     if campaign.pressure_max_messages:
-        caps.append((campaign.channel, campaign.pressure_max_messages, campaign.pressure_window_days))
+        caps.append((channel, campaign.pressure_max_messages, campaign.pressure_window_days))
     return caps
 
 
-def _pressure_apply(*, run: CampaignRun, now: datetime.datetime, deliveries: Q | None = None) -> int:
-    """Suppress pending deliveries of people who already got as many messages as a cap allows.
+def _pressure_apply(*, run: CampaignRun, channel: str, now: datetime.datetime, deliveries: Q | None = None) -> int:
+    """Suppress pending deliveries on ``channel`` of people who already got as many messages as a cap allows.
 
     Counted, within each cap's window: messages of other runs sent or delivered,
     and those still waiting to be sent when their campaign goes first (a lower
@@ -161,16 +278,16 @@ def _pressure_apply(*, run: CampaignRun, now: datetime.datetime, deliveries: Q |
     counted = Q(status__in=[DeliveryStatus.SENT, DeliveryStatus.DELIVERED]) | (
         Q(status=DeliveryStatus.PENDING) & goes_first
     )
-    pending = Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING)
+    pending = Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING, channel=channel)
     if deliveries is not None:
         pending = pending.filter(deliveries)
     suppressed = 0
-    for channel, max_messages, window_days in _pressure_caps(campaign):
+    for cap_channel, max_messages, window_days in _pressure_caps(campaign, channel):
         recent = Delivery.objects.filter(counted, created_at__gte=now - datetime.timedelta(days=window_days)).exclude(
             run=run
         )
-        if channel:
-            recent = recent.filter(channel=channel)
+        if cap_channel:
+            recent = recent.filter(channel=cap_channel)
         over = (
             recent.order_by()
             .values("profile_id")
@@ -178,31 +295,26 @@ def _pressure_apply(*, run: CampaignRun, now: datetime.datetime, deliveries: Q |
             .filter(messages__gte=max_messages)
             .values("profile_id")
         )
-        scope = _("on this channel") if channel else _("on all channels")
+        scope = _("on this channel") if cap_channel else _("on all channels")
         suppressed += pending.filter(profile_id__in=over).update(
             status=DeliveryStatus.SUPPRESSED_PRESSURE,
+            batch=None,
             error=_("Already %(count)s messages in %(days)s days %(scope)s.")
             % {"count": max_messages, "days": window_days, "scope": scope},
         )
     return suppressed
 
 
-def _batches_assign(*, run: CampaignRun) -> int:
-    """Number the pending deliveries into batches of ``run.batch_size`` (0 = one batch); returns the count."""
+def _batches_create(*, run: CampaignRun) -> int:
+    """A DeliveryBatch for each batch number the snapshot gave pending deliveries; returns how many."""
     quote = connection.ops.quote_name
     deliveries, batches = quote(Delivery._meta.db_table), quote(DeliveryBatch._meta.db_table)
-    size = run.batch_size or 2**31
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {deliveries} SET batch = numbered.batch FROM ("
-            f"SELECT id, (ROW_NUMBER() OVER (ORDER BY id) - 1) / %s AS batch FROM {deliveries} "
-            f"WHERE run_id = %s AND status = %s) AS numbered WHERE {deliveries}.id = numbered.id",
-            [size, run.pk, DeliveryStatus.PENDING],
-        )
-        cursor.execute(
-            f"INSERT INTO {batches} (run_id, number, status, attempts, error) "
-            f"SELECT DISTINCT %s, batch, %s, 0, '' FROM {deliveries} WHERE run_id = %s AND batch IS NOT NULL",
-            [run.pk, BatchStatus.PENDING, run.pk],
+            f"INSERT INTO {batches} (run_id, number, arm_id, status, attempts, error) "
+            f"SELECT %s, batch, MIN(arm_id), %s, 0, '' FROM {deliveries} "
+            f"WHERE run_id = %s AND status = %s AND batch IS NOT NULL GROUP BY batch",
+            [run.pk, BatchStatus.PENDING, run.pk, DeliveryStatus.PENDING],
         )
         return cursor.rowcount
 
@@ -237,9 +349,9 @@ def campaign_run_plan(*, run: CampaignRun, now: datetime.datetime | None = None)
     # Runs of one campaign are planned one after the other, so the pressure cap sees the previous one.
     Campaign.objects.select_for_update().filter(pk=run.campaign_id).first()
     _snapshot(run=run, now=now)
-    _consent_apply(run=run)
-    _pressure_apply(run=run, now=now)
-    run.batches = _batches_assign(run=run)
+    for channel in {variant.channel for variant in campaign_variants(run.campaign)}:
+        _pressure_apply(run=run, channel=channel, now=now)
+    run.batches = _batches_create(run=run)
     run.planned_at = now
     run.status = RunStatus.SENDING if run.batches else RunStatus.FINISHED
     if not run.batches:
@@ -339,10 +451,11 @@ def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) 
         if batch.status == BatchStatus.RETRYING and batch.next_attempt_at and batch.next_attempt_at > now:
             return batch  # queued twice (countdown and sweeper): the second waits for its time
         run, campaign = batch.run, batch.run.campaign
+        variant = next(variant for variant in campaign_variants(campaign) if variant.arm_id == batch.arm_id)
         in_batch = Q(batch=batch.number)
         # A consent withdrawn since the plan is honoured at this send, and so is a campaign that goes first.
-        _consent_apply(run=run, deliveries=in_batch)
-        _pressure_apply(run=run, now=now, deliveries=in_batch)
+        _consent_apply(run=run, channel=variant.channel, deliveries=in_batch)
+        _pressure_apply(run=run, channel=variant.channel, now=now, deliveries=in_batch)
         if campaign.cancel_event_type:
             _cancelled_apply(run=run, deliveries=in_batch)
         pending = list(
@@ -353,14 +466,14 @@ def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) 
         )
         batch.attempts += 1
         if pending:
-            connector = connector_for(campaign.destination)
+            connector = connector_for(variant.destination)
             outcome = connector.send(
                 Batch(
                     message_id=batch.message_id,
                     campaign=campaign.slug,
                     run=str(run.uuid),
-                    channel=campaign.channel,
-                    content=campaign.content,
+                    channel=variant.channel,
+                    content=variant.content,
                     recipients=_recipients(pending),
                 )
             )
@@ -430,7 +543,8 @@ def campaign_run_start(*, campaign: Campaign, trigger: str) -> CampaignRun:
 @dataclass
 class Preview:
     counts: dict[str, int]
-    samples: dict[str, list[Delivery]]  # status -> a few deliveries with their profile and reason
+    samples: dict[str, list[Delivery]]  # status -> a few deliveries with their profile, variant and reason
+    variants: dict[str, dict[str, int]]  # A/B test variant name -> status -> count, the control group left out
 
 
 class _PreviewDone(Exception):
@@ -451,12 +565,23 @@ def campaign_preview(*, campaign: Campaign, sample_size: int = 5) -> Preview:
             samples = {
                 status: list(
                     Delivery.objects.filter(run=run, status=status)
-                    .select_related("profile")
+                    .select_related("profile", "arm")
                     .order_by("pk")[:sample_size]
                 )
                 for status in counts
             }
-            result = Preview(counts=counts, samples=samples)
+            variants: dict[str, dict[str, int]] = {}
+            if campaign.arms.exists():
+                rows = (
+                    Delivery.objects.filter(run=run)
+                    .exclude(status=DeliveryStatus.HELD_OUT)
+                    .values_list("arm__name", "status")
+                    .annotate(count=Count("pk"))
+                    .order_by("arm__name")
+                )
+                for arm_name, status, count in rows:
+                    variants.setdefault(arm_name or campaign.name, {})[status] = count
+            result = Preview(counts=counts, samples=samples, variants=variants)
             raise _PreviewDone
     except _PreviewDone:
         pass
@@ -603,23 +728,26 @@ def campaign_trigger(
     profile_ids = sorted(set(profile_ids))
     _snapshot(run=run, now=now, profile_ids=profile_ids)
     fresh = Q(profile_id__in=profile_ids, created_at=now)
-    _consent_apply(run=run, deliveries=fresh)
-    _pressure_apply(run=run, now=now, deliveries=fresh)
-    pending = list(Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING).filter(fresh).values_list("pk"))
+    for channel in {variant.channel for variant in campaign_variants(campaign)}:
+        _pressure_apply(run=run, channel=channel, now=now, deliveries=fresh)
+    pending = list(
+        Delivery.objects.filter(run=run, status=DeliveryStatus.PENDING).filter(fresh).values_list("pk", "arm_id")
+    )
     if not pending:
         return []
     wait = datetime.timedelta(minutes=campaign.trigger_delay_minutes)
     delayed = bool(campaign.trigger_delay_minutes)
-    Delivery.objects.filter(pk__in=[pk for (pk,) in pending]).update(batch=F("pk"))
+    Delivery.objects.filter(pk__in=[pk for pk, _arm in pending]).update(batch=F("pk"))
     batches = DeliveryBatch.objects.bulk_create(
         [
             DeliveryBatch(
                 run=run,
                 number=pk,
+                arm_id=arm_id,
                 status=BatchStatus.RETRYING if delayed else BatchStatus.PENDING,
                 next_attempt_at=now + wait if delayed else None,
             )
-            for (pk,) in pending
+            for pk, arm_id in pending
         ]
     )
     CampaignRun.objects.filter(pk=run.pk).update(
@@ -688,31 +816,35 @@ def campaign_run_failure_alert(*, run: CampaignRun, now: datetime.datetime | Non
 # Test sends
 
 
-def campaign_test_send(*, campaign: Campaign, user: Any) -> BatchOutcome:
-    """Send the campaign's message once to the staff member asking, at their own email address.
+def campaign_test_send(*, campaign: Campaign, user: Any) -> list[tuple[str, BatchOutcome]]:
+    """Send each variant of the campaign's message once to the staff member asking, at their own email address.
 
     The only send that does not pass the consent gate: it goes to a staff
-    account's address, never to a profile, and is marked as a test.
+    account's address, never to a profile, and is marked as a test. Returns the
+    outcome of each variant, by name.
     """
     if not (user.is_active and user.is_staff and user.email):
         raise ValidationError(_("Only a staff member with an email address on their account can receive a test."))
-    recipient = Recipient(
-        delivery_id=0,
-        idempotency_key=str(uuid.uuid4()),
-        profile_id=0,
-        profile_uuid="",
-        address=user.email if campaign.channel == "email" else "",
-        fields={"first_name": user.first_name, "last_name": user.last_name, "email": user.email, "test": "true"},
-    )
-    batch = Batch(
-        message_id=f"test_{uuid.uuid4().hex}",
-        campaign=campaign.slug,
-        run="test",
-        channel=campaign.channel,
-        content=campaign.content,
-        recipients=[recipient],
-    )
-    return connector_for(campaign.destination).send(batch)
+    outcomes = []
+    for variant in campaign_variants(campaign):
+        recipient = Recipient(
+            delivery_id=0,
+            idempotency_key=str(uuid.uuid4()),
+            profile_id=0,
+            profile_uuid="",
+            address=user.email if variant.channel == "email" else "",
+            fields={"first_name": user.first_name, "last_name": user.last_name, "email": user.email, "test": "true"},
+        )
+        batch = Batch(
+            message_id=f"test_{uuid.uuid4().hex}",
+            campaign=campaign.slug,
+            run="test",
+            channel=variant.channel,
+            content=variant.content,
+            recipients=[recipient],
+        )
+        outcomes.append((variant.name, connector_for(variant.destination).send(batch)))
+    return outcomes
 
 
 # ---------------------------------------------------------------------------
@@ -727,12 +859,10 @@ def consent_withdrawal_propagate(*, profile_id: int, channel: str, address: str)
     from activations.connectors import connectors_load
 
     kinds = [kind for kind, connector in connectors_load().items() if connector.keeps_lists]
-    destinations = Destination.objects.filter(
-        kind__in=kinds,
-        campaigns__runs__deliveries__profile_id=profile_id,
-        campaigns__runs__deliveries__channel=channel,
-        campaigns__runs__deliveries__status__in=[DeliveryStatus.SENT, DeliveryStatus.DELIVERED],
-    ).distinct()
+    sent_through = Delivery.objects.filter(
+        profile_id=profile_id, channel=channel, status__in=[DeliveryStatus.SENT, DeliveryStatus.DELIVERED]
+    ).values(destination=Coalesce("arm__destination_id", "run__campaign__destination_id"))
+    destinations = Destination.objects.filter(kind__in=kinds, pk__in=sent_through)
     notices = WithdrawalNotice.objects.bulk_create(
         WithdrawalNotice(destination=destination, profile_id=profile_id, channel=channel, address=address)
         for destination in destinations

@@ -11,14 +11,14 @@ Each app's benchmarks live in a module of this package, listed in
 registered in their module. ``bench.crm_import`` comes first: it empties the
 profile tables, which the benchmarks of ``bench.profiles`` then fill with their
 demo data set (and leave it as generated); ``bench.segments`` times segments on
-that same data set.
+that same data set, and ``bench.campaigns`` a campaign run on it.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
-BENCHMARK_MODULES = ("bench.crm_import", "bench.profiles", "bench.segments")
+BENCHMARK_MODULES = ("bench.crm_import", "bench.profiles", "bench.segments", "bench.campaigns")
 
 
 @dataclass(frozen=True)

@@ -56,7 +56,7 @@ def test_a_weekly_schedule_set_in_the_admin_creates_the_beat_entry(admin_client,
         "fixed_cost": "100", "cost_per_send": "0.002", "currency": "EUR", "schedule": "recurring",
         "recurrence": "weekly", "send_time": "09:30", "send_weekday": "1", "send_at_0": "", "send_at_1": "",
         "send_monthday": "", "trigger_event_type": "", "trigger_delay_minutes": "0", "cancel_event_type": "",
-        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0",
+        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0", "arms-TOTAL_FORMS": "0", "arms-INITIAL_FORMS": "0",
     }  # fmt: skip
 
     missing_time = admin_client.post(reverse("admin:activations_campaign_add"), {**data, "send_time": ""})
@@ -175,7 +175,7 @@ def test_a_cart_abandonment_campaign_is_set_up_in_the_admin(admin_client, receiv
         "pressure_window_days": "7", "priority": "100", "fixed_cost": "0", "cost_per_send": "0", "currency": "EUR",
         "schedule": "event", "send_at_0": "", "send_at_1": "", "recurrence": "", "send_time": "", "send_weekday": "",
         "send_monthday": "", "trigger_event_type": "", "trigger_delay_minutes": "120", "cancel_event_type": "purchase",
-        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0",
+        "runs-TOTAL_FORMS": "0", "runs-INITIAL_FORMS": "0", "arms-TOTAL_FORMS": "0", "arms-INITIAL_FORMS": "0",
     }  # fmt: skip
 
     refused = admin_client.post(reverse("admin:activations_campaign_add"), data)
