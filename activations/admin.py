@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from activations.connectors import ConnectorError, connector_for
 from activations.exports import csv_export_download, csv_export_path
 from activations.models import (
+    AudienceRemoval,
     BatchStatus,
     Campaign,
     CampaignArm,
@@ -49,11 +50,13 @@ SECRET_FIELDS: dict[str, Any] = {
     "key_passphrase": _("Private key passphrase"),
     "api_token": _("API token or password of the provider"),
     "inbound_token": _("Token the SMS provider sends with replies"),
+    "access_token": _("Access token of the ad platform (sent as Bearer)"),
 }
 SETTINGS_HELP = _(
     "Settings of the connector, as JSON. Webhook: url, batch_size, timeout. SFTP: host, port, username, path, "
     "host_key, columns, delimiter, encoding. CSV file: columns, delimiter, encoding. Email: from_email, host, "
-    "port, username, use_tls. SMS: url, auth, payload, sender. Ad audience: url, audience_id."
+    "port, username, use_tls. SMS: url, auth, payload, sender. Ad audience: url, audience_id, batch_size, "
+    "timeout, phone_format (digits, or e164 for Google Customer Match)."
 )
 
 
@@ -409,6 +412,19 @@ def _status_count(status: str) -> Count:
     return Count("deliveries", filter=Q(deliveries__status=status))
 
 
+class AudienceRemovalInline(admin.TabularInline):
+    """The people a run took out of its ad audience: how many, and whether the platform has done it."""
+
+    model = AudienceRemoval
+    fields = readonly_fields = ["destination", "people", "status", "attempts", "next_attempt_at", "error", "sent_at"]
+    extra = 0
+    can_delete = False
+    verbose_name_plural = _("removals from the ad audience")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(CampaignRun)
 class CampaignRunAdmin(admin.ModelAdmin):
     list_display = [
@@ -420,6 +436,7 @@ class CampaignRunAdmin(admin.ModelAdmin):
                        "finished_at", "error", "progress", "file"]  # fmt: skip
     fields = readonly_fields
     actions = ["retry_failed"]
+    inlines = [AudienceRemovalInline]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -408,3 +408,106 @@ class WithdrawalNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.destination} ← {self.profile_id} {self.channel}: {self.status}"
+
+
+class AudienceMemberState(models.TextChoices):
+    ADDING = "adding", _("Being added")
+    IN_AUDIENCE = "in_audience", _("In the audience")
+    REMOVING = "removing", _("Being removed")
+    REMOVED = "removed", _("Removed")
+
+
+class AudienceRemoval(models.Model):
+    """People taken out of an ad audience in one request, planned by a run: its people and its id never change.
+
+    Written in the same transaction as the run's plan, then sent and retried on
+    the deliveries' schedule; the id is the idempotency key of every attempt.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="audience_removals", verbose_name=_("destination")
+    )
+    # Kept when the run is deleted: a removal that is still to be sent must not be lost with it.
+    run = models.ForeignKey(
+        CampaignRun,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audience_removals",
+        verbose_name=_("campaign run"),
+    )
+    people = models.PositiveIntegerField(_("people"), default=0)
+    status = models.CharField(_("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    error = models.CharField(_("last error"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("planned"), auto_now_add=True)
+    sent_at = models.DateTimeField(_("sent"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("removal from an ad audience")
+        verbose_name_plural = _("removals from ad audiences")
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.destination} − {self.people}: {self.status}"
+
+    @property
+    def message_id(self) -> str:
+        """The idempotency id sent with this removal, the same on every attempt."""
+        return f"removal_{self.uuid.hex}"
+
+
+class AudienceMember(models.Model):
+    """A person an ad-audience destination was given, with every hash ever sent for them (removals send them all).
+
+    ``identifier_count`` and ``identifier_last_id`` describe the identifiers the
+    hashes were made from: when the profile's differ, the person is sent again.
+    There is no unique (destination, profile): a profile merge moves the absorbed
+    person's rows onto the survivor, and the services read every row of a person.
+    """
+
+    destination = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="audience_members", verbose_name=_("destination")
+    )
+    # Kept when the profile is deleted, so that its hashes can still be removed from the audience.
+    profile = models.ForeignKey(
+        Profile,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audience_memberships",
+        verbose_name=_("profile"),
+        db_index=False,
+    )
+    state = models.CharField(
+        _("state"), max_length=16, choices=AudienceMemberState.choices, default=AudienceMemberState.ADDING
+    )
+    hashes = models.JSONField(_("hashes sent"), default=dict, blank=True)
+    identifier_count = models.PositiveIntegerField(default=0, editable=False)
+    identifier_last_id = models.BigIntegerField(default=0, editable=False)
+    added_at = models.DateTimeField(_("added"), null=True, blank=True)
+    added_by = models.ForeignKey(
+        CampaignRun, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("added by")
+    )
+    removal = models.ForeignKey(
+        AudienceRemoval,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
+        verbose_name=_("removal"),
+    )
+    removed_at = models.DateTimeField(_("removed"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ad audience member")
+        verbose_name_plural = _("ad audience members")
+        indexes = [
+            models.Index(fields=["destination", "profile"]),
+            models.Index(fields=["destination", "state"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.destination} ∋ {self.profile_id}: {self.state}"

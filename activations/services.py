@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, PeriodicTask
 
+from activations.audiences import audience_run_sync
 from activations.connectors import Batch, BatchOutcome, Recipient, connector_for
 from activations.models import (
     BatchStatus,
@@ -351,6 +352,8 @@ def campaign_run_plan(*, run: CampaignRun, now: datetime.datetime | None = None)
     _snapshot(run=run, now=now)
     for channel in {variant.channel for variant in campaign_variants(run.campaign)}:
         _pressure_apply(run=run, channel=channel, now=now)
+    removal_ids = audience_run_sync(run=run, now=now)
+    transaction.on_commit(lambda: _audience_removals_queue(removal_ids))
     run.batches = _batches_create(run=run)
     run.planned_at = now
     run.status = RunStatus.SENDING if run.batches else RunStatus.FINISHED
@@ -358,6 +361,13 @@ def campaign_run_plan(*, run: CampaignRun, now: datetime.datetime | None = None)
         run.finished_at = now
     run.save(update_fields=["batches", "planned_at", "status", "finished_at"])
     return run
+
+
+def _audience_removals_queue(removal_ids: list[int]) -> None:
+    from activations.tasks import audience_removal_send_task
+
+    for removal_id in removal_ids:
+        audience_removal_send_task.delay(removal_id)
 
 
 # ---------------------------------------------------------------------------

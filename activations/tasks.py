@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from activations.audiences import audience_removal_send, audience_removals_due
 from activations.models import BatchStatus, RunStatus
 from activations.services import (
     campaign_run_plan,
@@ -55,13 +56,22 @@ def delivery_batches_due_task() -> int:
     notices = withdrawal_notices_due()
     for notice_id in notices:
         withdrawal_notice_send_task.delay(notice_id)
-    return len(due) + len(notices)
+    removals = audience_removals_due()
+    for removal_id in removals:
+        audience_removal_send_task.delay(removal_id)
+    return len(due) + len(notices) + len(removals)
 
 
 @shared_task(name="activations.tasks.withdrawal_notice_send_task")
 def withdrawal_notice_send_task(notice_id: int) -> str:
     notice = withdrawal_notice_send(notice_id=notice_id)
     return notice.status if notice else "gone"
+
+
+@shared_task(name="activations.tasks.audience_removal_send_task")
+def audience_removal_send_task(removal_id: int) -> str:
+    removal = audience_removal_send(removal_id=removal_id)
+    return removal.status if removal else "gone"
 
 
 @shared_task(name="activations.tasks.campaign_scheduled_task")

@@ -9,10 +9,11 @@ consent gate and the pressure cap.
 """
 
 import email.utils
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import requests
 from django.template import Context, Engine, Template
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -142,6 +143,28 @@ def error_short(error: Exception) -> str:
         if marker in text:
             return text[text.rindex(marker) :].strip(" )'\"")[:200]
     return text[:200]
+
+
+def http_outcome(request: Callable[[], requests.Response], *, delivery_ids: list[int], timeout: float) -> BatchOutcome:
+    """What became of one HTTP request: delivered (2xx), retried (timeouts, dropped connections, 429, 5xx,
+    with the peer's Retry-After) or failed (other answers), for every delivery it carried."""
+
+    def every(reason: str) -> dict[int, str]:
+        return dict.fromkeys(delivery_ids, reason)
+
+    try:
+        response = request()
+    except requests.Timeout:
+        return BatchOutcome(retry=every(_("No answer within %(seconds)s s.") % {"seconds": timeout}))
+    except requests.ConnectionError as error:
+        return BatchOutcome(retry=every(_("Connection failed: %(error)s") % {"error": error_short(error)}))
+    status = response.status_code
+    if 200 <= status < 300:
+        return BatchOutcome(delivered=list(delivery_ids))
+    reason = _("HTTP %(status)s: %(answer)s") % {"status": status, "answer": response.text[:200].strip()}
+    if status == 429 or status >= 500:
+        return BatchOutcome(retry=every(reason), retry_after=retry_after_seconds(response.headers.get("Retry-After")))
+    return BatchOutcome(failed=every(reason))
 
 
 REGISTRY: dict[str, type[Connector]] = {}

@@ -13,7 +13,6 @@ start of the receiver's answer.
 
 import datetime
 import json
-from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -28,9 +27,9 @@ from activations.connectors import (
     Connector,
     ConnectorError,
     error_short,
+    http_outcome,
     http_url,
     register,
-    retry_after_seconds,
 )
 from activations.models import ConnectorKind
 
@@ -92,38 +91,19 @@ class WebhookConnector(Connector):
                 for recipient in batch.recipients
             ],
         }
-        return self._outcome(
+        return http_outcome(
             lambda: self.post(message_id=batch.message_id, payload=payload),
             delivery_ids=[recipient.delivery_id for recipient in batch.recipients],
+            timeout=self.timeout,
         )
-
-    def _outcome(self, request: Callable[[], requests.Response], *, delivery_ids: list[int]) -> BatchOutcome:
-        """What became of one POST: delivered, retried (timeouts, 429, 5xx) or failed (other answers)."""
-
-        def every(reason: str) -> dict[int, str]:
-            return dict.fromkeys(delivery_ids, reason)
-
-        try:
-            response = request()
-        except requests.Timeout:
-            return BatchOutcome(retry=every(_("No answer within %(seconds)s s.") % {"seconds": self.timeout}))
-        except requests.ConnectionError as error:
-            return BatchOutcome(retry=every(_("Connection failed: %(error)s") % {"error": error_short(error)}))
-        status = response.status_code
-        if 200 <= status < 300:
-            return BatchOutcome(delivered=list(delivery_ids))
-        reason = _("HTTP %(status)s: %(answer)s") % {"status": status, "answer": response.text[:200].strip()}
-        if status == 429 or status >= 500:
-            return BatchOutcome(
-                retry=every(reason), retry_after=retry_after_seconds(response.headers.get("Retry-After"))
-            )
-        return BatchOutcome(failed=every(reason))
 
     keeps_lists = True
 
     def withdrawal_notify(self, *, message_id: str, profile_uuid: str, channel: str, address: str) -> BatchOutcome:
         payload = {"type": "consent.withdrawn", "profile_id": profile_uuid, "channel": channel, "address": address}
-        return self._outcome(lambda: self.post(message_id=message_id, payload=payload), delivery_ids=[0])
+        return http_outcome(
+            lambda: self.post(message_id=message_id, payload=payload), delivery_ids=[0], timeout=self.timeout
+        )
 
     def test_connection(self) -> str:
         message_id = f"ping_{int(timezone.now().timestamp())}"

@@ -28,6 +28,7 @@ class Answer:
 
 @dataclass
 class Received:
+    method: str
     path: str
     headers: dict[str, str]
     body: bytes
@@ -73,7 +74,8 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 answer = receiver._next_answer()
-                record = Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, None)
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                record = Received(self.command, self.path, headers, body, None)
                 with receiver._lock:
                     receiver.requests.append(record)
                 if answer.delay:
@@ -94,7 +96,7 @@ class Receiver:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True
 
-            do_PUT = do_POST  # noqa: N815
+            do_PUT = do_DELETE = do_GET = do_POST  # noqa: N815
 
         return Handler
 
