@@ -270,7 +270,7 @@ def audience_removal_send(*, removal_id: int, now: datetime.datetime | None = No
     now = now or timezone.now()
     with transaction.atomic():
         removal = (
-            AudienceRemoval.objects.select_for_update(skip_locked=True)
+            AudienceRemoval.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("destination")
             .filter(pk=removal_id)
             .first()

@@ -450,7 +450,7 @@ def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) 
     """
     with transaction.atomic():
         batch = (
-            DeliveryBatch.objects.select_for_update(skip_locked=True)
+            DeliveryBatch.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("run__campaign__destination")
             .filter(pk=batch_id)
             .first()
@@ -885,7 +885,7 @@ def withdrawal_notice_send(*, notice_id: int, now: datetime.datetime | None = No
     now = now or timezone.now()
     with transaction.atomic():
         notice = (
-            WithdrawalNotice.objects.select_for_update(skip_locked=True)
+            WithdrawalNotice.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("destination", "profile")
             .filter(pk=notice_id)
             .first()
