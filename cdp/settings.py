@@ -45,12 +45,15 @@ THIRD_PARTY_APPS = [
     "rest_framework",
     "django_celery_beat",
     "import_export",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 LOCAL_APPS = [
     "profiles",
     "segments",
     "activations",
     "reporting",
+    "partners",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 
@@ -141,9 +144,34 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# The partner API (partners/): API keys, scopes, a per-partner rate limit, errors as RFC 9457 problems.
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["partners.authentication.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["partners.authentication.HasScope"],
+    "DEFAULT_THROTTLE_CLASSES": ["partners.authentication.PartnerRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["partners.parsers.StrictJSONParser"],
+    "EXCEPTION_HANDLER": "partners.exceptions.problem_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "partners.schema.PartnerAutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "CDP partner API",
+    "DESCRIPTION": (
+        "Profiles, events, consents, shared segments, campaign results and GDPR requests for the platform's "
+        "partners. Authenticate with `Authorization: Bearer <API key>`; errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The documentation pages are public (the schema holds no data); the API itself needs a key.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    # Swagger UI and Redoc from the bundled assets (drf-spectacular-sidecar): no internet needed.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # The platform's own settings.
@@ -175,6 +203,9 @@ CDP_EXPORT_DIR = Path(env.str("CDP_EXPORT_DIR", default=str(VAR_DIR / "exports")
 
 # A segment refresh still running after this many seconds is stopped and shown as failed.
 CDP_SEGMENT_REFRESH_TIME_LIMIT = env.int("CDP_SEGMENT_REFRESH_TIME_LIMIT", default=1800)
+
+# Hours during which the answer to a partner's POST with an Idempotency-Key is replayed to its retries.
+CDP_PARTNER_IDEMPOTENCY_HOURS = env.int("CDP_PARTNER_IDEMPOTENCY_HOURS", default=24)
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="cdp@localhost")

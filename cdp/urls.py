@@ -12,5 +12,6 @@ urlpatterns = [
     path("health/", health, name="health"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", include("partners.urls")),
     path("", include("activations.urls")),
 ]
