@@ -14,4 +14,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("partners.urls")),
     path("", include("activations.urls")),
+    path("", include("reporting.urls")),
 ]

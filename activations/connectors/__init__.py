@@ -167,6 +167,25 @@ def http_outcome(request: Callable[[], requests.Response], *, delivery_ids: list
     return BatchOutcome(failed=every(reason))
 
 
+# Message trackers: another app (reporting) registers functions that rewrite each rendered body
+# (tracked links, the open pixel), so that activations never imports it.
+LINK_REWRITERS: list = []
+
+
+def register_link_rewriter(rewriter: Any) -> Any:
+    """Register ``rewriter(body, *, part, recipient, batch, destination) -> str``; part is html, text or sms."""
+    if rewriter not in LINK_REWRITERS:
+        LINK_REWRITERS.append(rewriter)
+    return rewriter
+
+
+def links_rewrite(body: str, *, part: str, recipient: Recipient, batch: Batch, destination: Destination) -> str:
+    """The body as the registered rewriters leave it (as it is when none is registered)."""
+    for rewriter in LINK_REWRITERS:
+        body = rewriter(body, part=part, recipient=recipient, batch=batch, destination=destination)
+    return body
+
+
 REGISTRY: dict[str, type[Connector]] = {}
 
 

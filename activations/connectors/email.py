@@ -42,6 +42,7 @@ from activations.connectors import (
     Connector,
     ConnectorError,
     Recipient,
+    links_rewrite,
     placeholder_render,
     placeholder_template,
     register,
@@ -157,6 +158,10 @@ class EmailConnector(Connector):
         subject = " ".join(placeholder_render(templates.subject, values).split())
         html = placeholder_render(templates.html, values, html=True) if templates.html else None
         text = placeholder_render(templates.text, values) if templates.text else strip_tags(html or "")
+        # Tracked links in both bodies, and the open pixel in the HTML (when reporting registered them).
+        track = {"recipient": recipient, "batch": batch, "destination": self.destination}
+        html = links_rewrite(html, part="html", **track) if html else None
+        text = links_rewrite(text, part="text", **track)
         unsubscribe = [f"<{link}>"]
         if self.settings.get("unsubscribe_mailto"):
             unsubscribe.append(f"<mailto:{self.settings['unsubscribe_mailto']}?subject=unsubscribe>")

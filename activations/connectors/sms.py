@@ -41,6 +41,7 @@ from activations.connectors import (
     Recipient,
     error_short,
     http_url,
+    links_rewrite,
     placeholder_render,
     placeholder_template,
     register,
@@ -169,8 +170,17 @@ class SmsConnector(Connector):
                 _("The payload of this destination has a mistake in its placeholders: %(error)s") % {"error": error}
             ) from None
 
-    def text(self, template: Template, values: Mapping[str, Any]) -> str:
+    def text(
+        self,
+        template: Template,
+        values: Mapping[str, Any],
+        *,
+        recipient: Recipient | None = None,
+        batch: Batch | None = None,
+    ) -> str:
         text = placeholder_render(template, values).strip()
+        if recipient is not None and batch is not None:
+            text = links_rewrite(text, part="sms", recipient=recipient, batch=batch, destination=self.destination)
         suffix = str(self.settings.get("stop_suffix") or "").strip()
         if suffix and not text.endswith(suffix):
             text = f"{text} {suffix}"
@@ -182,7 +192,8 @@ class SmsConnector(Connector):
             "address": recipient.address,
             "sender": str(self.settings.get("sender") or ""),
         }
-        values["text"] = self.text(text, values)
+        # Tracked links (when reporting registered its rewriter), before the STOP suffix is added.
+        values["text"] = self.text(text, values, recipient=recipient, batch=batch)
         values.update(idempotency_key=recipient.idempotency_key, campaign=batch.campaign, message_id=batch.message_id)
         return _payload_render(payload, values)
 

@@ -1,0 +1,189 @@
+"""Writes of reporting: tracked links, clicks and opens, and the refresh of the aggregate tables.
+
+The refresh (``reporting_refresh``) rebuilds every aggregate in one transaction
+from a few set-based SQL statements (``reporting.sql``): the dashboard then
+reads small tables. It runs from Celery beat (``reporting.tasks``).
+"""
+
+import datetime
+import hashlib
+import time
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from activations.models import Delivery
+from reporting import kpis, sql
+from reporting.models import (
+    AttributionDay,
+    CampaignAttribution,
+    CampaignDay,
+    EmailOpen,
+    KpiSnapshot,
+    LinkClick,
+    RefreshLog,
+    TrackedLink,
+    UpliftDay,
+    UpliftGroup,
+)
+
+CENT = Decimal("0.01")
+
+
+def money(value: float | Decimal | None) -> Decimal:
+    return Decimal(str(value or 0)).quantize(CENT)
+
+
+def tracked_link_get(*, url: str) -> TrackedLink:
+    """The link row of this target, created the first time a message carries it."""
+    url_hash = hashlib.sha256(url.encode()).hexdigest()
+    link = TrackedLink.objects.filter(url_hash=url_hash).first()
+    if link is not None:
+        return link
+    try:
+        with transaction.atomic():
+            return TrackedLink.objects.create(url=url, url_hash=url_hash)
+    except IntegrityError:
+        # Another worker wrote it in between.
+        return TrackedLink.objects.get(url_hash=url_hash)
+
+
+def link_click_record(
+    *, delivery: Delivery, link: TrackedLink, user_agent: str, now: datetime.datetime | None = None
+) -> tuple[LinkClick, bool]:
+    """Record a click: the first one makes the row (True), a repeat only counts (False)."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            click = LinkClick.objects.create(
+                delivery=delivery,
+                link=link,
+                profile_id=delivery.profile_id,
+                first_clicked_at=now,
+                last_clicked_at=now,
+                user_agent=user_agent[:500],
+            )
+            return click, True
+    except IntegrityError:
+        LinkClick.objects.filter(delivery=delivery, link=link).update(clicks=F("clicks") + 1, last_clicked_at=now)
+        return LinkClick.objects.get(delivery=delivery, link=link), False
+
+
+def email_open_record(*, delivery: Delivery, user_agent: str, now: datetime.datetime | None = None) -> bool:
+    """Record an open of an email; True for the first one."""
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            EmailOpen.objects.create(
+                delivery=delivery,
+                profile_id=delivery.profile_id,
+                first_opened_at=now,
+                last_opened_at=now,
+                user_agent=user_agent[:500],
+            )
+            return True
+    except IntegrityError:
+        EmailOpen.objects.filter(delivery=delivery).update(opens=F("opens") + 1, last_opened_at=now)
+        return False
+
+
+def campaign_attribution_set(*, campaign_id: int, window_days: int) -> CampaignAttribution:
+    settings, _created = CampaignAttribution.objects.update_or_create(
+        campaign_id=campaign_id, defaults={"window_days": window_days}
+    )
+    return settings
+
+
+@transaction.atomic
+def reporting_refresh(*, now: datetime.datetime | None = None) -> RefreshLog:
+    """Rebuild the aggregate tables (days of campaigns, attribution per model, test groups) from the raw rows."""
+    started = time.monotonic()
+    CampaignDay.objects.all().delete()
+    CampaignDay.objects.bulk_create(
+        [
+            CampaignDay(
+                campaign_id=row["campaign_id"],
+                channel=row["channel"],
+                destination_id=row["destination_id"],
+                day=row["day"],
+                sends=row["sends"],
+                delivered=row["delivered"],
+                failed=row["failed"],
+                clickers=row["clickers"],
+                clicks=row["clicks"],
+                openers=row["openers"],
+                cost=money(row["cost"]),
+            )
+            for row in sql.campaign_days()
+        ],
+        batch_size=2000,
+    )
+    AttributionDay.objects.all().delete()
+    AttributionDay.objects.bulk_create(
+        [
+            AttributionDay(
+                campaign_id=row["campaign_id"],
+                channel=row["channel"],
+                day=row["day"],
+                model=row["model"],
+                conversions=row["conversions"],
+                revenue=money(row["revenue"]),
+            )
+            for row in sql.attribution_days()
+        ],
+        batch_size=2000,
+    )
+    UpliftGroup.objects.all().delete()
+    UpliftGroup.objects.bulk_create(
+        [
+            UpliftGroup(
+                campaign_id=row["campaign_id"],
+                is_control=row["is_control"],
+                arm_id=row["arm_id"],
+                profiles=row["profiles"],
+                converters=row["converters"],
+                conversions=row["conversions"],
+                revenue=money(row["revenue"]),
+                revenue_squares=row["revenue_squares"],
+            )
+            for row in sql.uplift_groups()
+        ],
+        batch_size=2000,
+    )
+    UpliftDay.objects.all().delete()
+    UpliftDay.objects.bulk_create(
+        [
+            UpliftDay(
+                campaign_id=row["campaign_id"],
+                is_control=row["is_control"],
+                day=row["day"],
+                conversions=row["conversions"],
+                revenue=money(row["revenue"]),
+            )
+            for row in sql.uplift_days()
+        ],
+        batch_size=2000,
+    )
+    kpis_refresh(now=now)
+    return RefreshLog.objects.create(seconds=time.monotonic() - started)
+
+
+CUSTOMER_PERIOD_DAYS = 30
+
+
+def kpis_refresh(*, now: datetime.datetime | None = None) -> None:
+    """Compute the KPIs the dashboard shows by default and store them (KpiSnapshot)."""
+    now = now or timezone.now()
+    today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    computed = {
+        "opt_in_typology": kpis.opt_in_typology(),
+        "segment_volumes": kpis.segment_volumes(now=now),
+        "pressure": kpis.pressure(now=now),
+        "consent_per_week": kpis.consent_per_week(now=now),
+        "customers": kpis.customers(start=today - datetime.timedelta(days=CUSTOMER_PERIOD_DAYS), end=today),
+        "lifetime_value": kpis.lifetime_value_per_segment(),
+    }
+    for name, data in computed.items():
+        KpiSnapshot.objects.update_or_create(name=name, defaults={"data": data})
