@@ -18,7 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 
-BENCHMARK_MODULES = ("bench.crm_import", "bench.profiles", "bench.segments", "bench.campaigns")
+BENCHMARK_MODULES = (
+    "bench.crm_import",
+    "bench.profiles",
+    "bench.segments",
+    "bench.scores",
+    "bench.campaigns",
+    "bench.reporting",
+)
 
 
 @dataclass(frozen=True)

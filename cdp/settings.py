@@ -50,6 +50,7 @@ THIRD_PARTY_APPS = [
 ]
 LOCAL_APPS = [
     "profiles",
+    "scores",
     "segments",
     "activations",
     "reporting",

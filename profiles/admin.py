@@ -200,6 +200,11 @@ class IdentifierInline(admin.TabularInline):
         return False
 
 
+# Read-only panels that apps built on profiles (scores...) add to the profile page from their own
+# admin module: profiles imports none of them.
+profile_page_inlines: list[type[admin.options.InlineModelAdmin]] = []
+
+
 @admin.register(Profile)
 class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
     form = ProfileForm
@@ -252,6 +257,11 @@ class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
                 is_identified=profile_identified_filter(),
             )
         )
+
+    def get_inlines(self, request: HttpRequest, obj: Profile | None) -> list[type[admin.options.InlineModelAdmin]]:
+        # The panels take no input: shown on the page, left out of what a save reads and checks.
+        panels = profile_page_inlines if request.method == "GET" else []
+        return [*super().get_inlines(request, obj), *panels]
 
     def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Profile | None:
         try:

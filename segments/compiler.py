@@ -53,6 +53,7 @@ from django.utils import timezone
 
 from profiles.models import Event, Identifier, Profile
 from profiles.selectors import consent_gate, profile_identified_filter
+from scores.selectors import score_filter
 from segments.rules import PROFILE_FIELDS, RFM_DEFAULT_DAYS, ValueType, date_parse, rules_walk
 
 NOBODY = Q(pk__in=[])
@@ -296,6 +297,16 @@ class _Compiler:
             .values("profile_id")
         )
         return Q(pk__in=bands)
+
+    def compile_score(self, node: dict) -> Q:
+        """Profiles whose current score (the latest computation) passes: one EXISTS on the scores' index.
+
+        A person with no score (not computed yet, or not in the score's population) does not pass.
+        """
+        value = Decimal(str(node["value"]))
+        if node["operator"] == "score_above":
+            return score_filter(definition_id=node["score"], above=float(value), profile_id=self.profile_id)
+        return score_filter(definition_id=node["score"], top_percent=float(value), profile_id=self.profile_id)
 
     def segment(self, node: dict, seen: frozenset[int]) -> Q:
         segment_id = node["value"]

@@ -11,6 +11,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from scores.selectors import score_choices
 from segments.models import Segment, SegmentKind, rules_empty
 from segments.selectors import segment_rule_catalogue
 from segments.services import segment_rules_check
@@ -69,6 +70,9 @@ def rule_builder_texts() -> dict[str, str]:
         "column_name": gettext("Name"),
         "column_identifiers": gettext("Identifiers"),
         "column_city": gettext("City"),
+        "choose_score": gettext("— choose a score —"),
+        "no_score": gettext("There is no score yet: define one under Scores."),
+        "percent": gettext("%"),
         "json_invalid": gettext(
             "The builder cannot read these conditions: correct them in the text box below, or empty it to start again."
         ),
@@ -95,6 +99,9 @@ class RuleBuilderWidget(forms.Textarea):
         source_id = attrs.setdefault("id", f"id_{name}")
         catalogue_id = f"{source_id}_catalogue"
         catalogue = {**segment_rule_catalogue(segment_id=self.segment_id), "texts": rule_builder_texts()}
+        # Score conditions: the scores to pick from, in a group of their own.
+        catalogue["scores"] = score_choices()
+        catalogue["field_groups"] = [*catalogue["field_groups"], [gettext("Scores"), ["score"]]]
         return format_html(
             '<div class="rule-builder" data-rule-builder data-source="{}" data-catalogue="{}" '
             'data-preview-url="{}" data-segment-id="{}"></div>{}{}',

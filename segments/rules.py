@@ -11,8 +11,10 @@ Rules are a JSON tree::
 
 A group matches "all" (and), "any" (or) or "none" (and not) of its conditions.
 A condition names a ``field`` (a profile field, ``trait``, ``identifier``,
-``identity``, ``consent``, ``event``, ``revenue``, ``last_event``, ``rfm`` or
-``segment``), an ``operator`` and, for most operators, a ``value``.
+``identity``, ``consent``, ``event``, ``revenue``, ``last_event``, ``rfm``,
+``segment`` or ``score``), an ``operator`` and, for most operators, a ``value``.
+A score condition names its score by id (``score``): ``{"field": "score",
+"score": 3, "operator": "score_top_percent", "value": 10}``.
 ``rules_check`` is the one validation: the admin form, the live preview and the
 services all call it, and its messages name the condition ("Condition 2.1
 (City)") so that a marketer can find the one to fix.
@@ -29,6 +31,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from profiles.models import Channel, EventType, identifier_kind_choices
+from scores.models import ScoreDefinition
 
 MAX_DEPTH = 4
 MAX_CONDITIONS = 100
@@ -123,6 +126,7 @@ SPECIAL_FIELDS: dict[str, tuple[Any, tuple[str, ...]]] = {
     "last_event": (gettext_lazy("Last time an action was done"), ("newer_than", "older_than")),
     "rfm": (gettext_lazy("RFM band"), ("in",)),
     "segment": (gettext_lazy("Segment membership"), ("in_segment", "not_in_segment")),
+    "score": (gettext_lazy("Score"), ("score_above", "score_top_percent")),
 }
 
 SPECIAL_OPERATOR_LABELS: dict[str, Any] = {
@@ -141,6 +145,8 @@ SPECIAL_OPERATOR_LABELS: dict[str, Any] = {
     "older_than": gettext_lazy("more than … days ago"),
     "in_segment": gettext_lazy("is in"),
     "not_in_segment": gettext_lazy("is not in"),
+    "score_above": gettext_lazy("is above"),
+    "score_top_percent": gettext_lazy("is in the top … %"),
 }
 
 WINDOWS = {
@@ -491,6 +497,31 @@ class _Checker:
             self.fail(path, "rfm", _("the number of days must be a whole number from 1 to 100000."))
         return cleaned
 
+    def check_score(self, node: dict, path: str) -> dict:
+        operator = self.operator(node, path, "score")
+        try:
+            score_id = int(node.get("score"))
+        except (TypeError, ValueError):
+            self.fail(path, "score", _("choose a score."))
+            score_id = None
+        if score_id is not None and not ScoreDefinition.objects.filter(pk=score_id).exists():
+            self.fail(path, "score", _("the score #%(id)s does not exist any more.") % {"id": score_id})
+        cleaned = {"field": "score", "operator": operator, "score": score_id}
+        value = node.get("value")
+        if operator == "score_above":
+            cleaned["value"] = self.typed_value(value, ValueType.NUMBER, path, "score")
+        elif operator == "score_top_percent":
+            try:
+                percent = number_parse(value)
+            except ValueError:
+                percent = None
+            if percent is None or not Decimal("0") < percent <= Decimal("100"):
+                self.fail(path, "score", _("the share must be a number of percent from 0 (excluded) to 100."))
+                cleaned["value"] = None
+            else:
+                cleaned["value"] = int(percent) if percent == percent.to_integral_value() else str(percent)
+        return cleaned
+
     def check_segment(self, node: dict, path: str) -> dict:
         operator = self.operator(node, path, "segment")
         try:
@@ -535,6 +566,10 @@ def rules_walk(rules: dict):
 
 def rules_segment_ids(rules: dict) -> set[int]:
     return {node["value"] for node in rules_walk(rules) if node.get("field") == "segment" and node.get("value")}
+
+
+def rules_score_ids(rules: dict) -> set[int]:
+    return {node["score"] for node in rules_walk(rules) if node.get("field") == "score" and node.get("score")}
 
 
 def rules_event_types(rules: dict) -> set[str]:

@@ -16,7 +16,9 @@ MESSAGES = ROOT / "locale" / "fr" / "LC_MESSAGES"
 PO_PATH = MESSAGES / "django.po"
 MO_PATH = MESSAGES / "django.mo"
 # What `manage.py makemessages` reads: the project's code and templates, not .venv, var or bench.
-SOURCE_FOLDERS = ["cdp", "profiles", "segments", "activations", "reporting", "partners", "templates", "locale"]
+SOURCE_FOLDERS = [
+    "cdp", "profiles", "scores", "segments", "activations", "reporting", "partners", "templates", "locale",
+]  # fmt: skip
 NAMED_PLACEHOLDER = re.compile(r"%\(\w+\)[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 
 Key = tuple[str | None, str]

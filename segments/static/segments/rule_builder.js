@@ -282,6 +282,8 @@
         };
       case "segment":
         return { field: field, operator: "in_segment", value: "" };
+      case "score":
+        return { field: field, score: "", operator: "score_top_percent", value: 10 };
       default:
         return { field: field, operator: spec.operators[0] };
     }
@@ -835,6 +837,24 @@
       return;
     }
     controls.append(this.choiceControl(node, "value", segments, path, texts.choose_segment));
+  };
+
+  // "Score … is above 40" or "is in the top 10 %": the score, the operator, a number.
+  RuleBuilder.prototype.controls_score = function (node, path, controls, spec) {
+    var texts = this.texts;
+    var scores = (this.catalogue.scores || []).map(function (score) {
+      return [score.id, score.name];
+    });
+    if (!scores.length) {
+      controls.append(el("span", { className: "help", text: texts.no_score }));
+      return;
+    }
+    controls.append(
+      this.choiceControl(node, "score", scores, path, texts.choose_score),
+      this.specialOperator(node, path, spec),
+      this.input(node, "value", "number", { focus: path + ":value", className: "rb-short", placeholder: "10" })
+    );
+    if (node.operator === "score_top_percent") controls.append(el("span", { text: texts.percent }));
   };
 
   // -- Live preview ---------------------------------------------------------------------------
