@@ -289,6 +289,9 @@ def _pressure_apply(*, run: CampaignRun, channel: str, now: datetime.datetime, d
         )
         if cap_channel:
             recent = recent.filter(channel=cap_channel)
+        if deliveries is not None:
+            # A batch or a trigger: count the messages of its few people only, not of everyone in the window.
+            recent = recent.filter(profile_id__in=pending.values("profile_id"))
         over = (
             recent.order_by()
             .values("profile_id")
@@ -494,7 +497,8 @@ def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) 
         batch.save()
         if batch.status in (BatchStatus.DONE, BatchStatus.FAILED):
             _run_finish_if_done(run=run, now=now)
-        if batch.attempts and run.alerted_at is None:
+        # Counting the run's failures reads all its deliveries: only after an attempt that met some.
+        if batch.error and run.alerted_at is None:
             campaign_run_failure_alert(run=run, now=now)
     return batch
 
