@@ -30,6 +30,24 @@ def campaigns_on_event(sender, *, profile_id: int, event_type: str, **kwargs) ->
         transaction.on_commit(lambda batch_ids=batch_ids: _queue(batch_ids))
 
 
+def campaigns_on_events(sender, *, events: list[tuple[int, str]], **kwargs) -> None:  # noqa: ANN001, ANN003
+    """A batch of events committed: each campaign triggered by one of their types plans a send for those people."""
+    people_by_type: dict[str, list[int]] = {}
+    for profile_id, event_type in events:
+        people_by_type.setdefault(event_type, []).append(profile_id)
+    campaigns = Campaign.objects.filter(
+        schedule=ScheduleKind.EVENT, trigger_event_type__in=people_by_type, status__in=ACTIVE
+    )
+    for campaign in campaigns.select_related("destination"):
+        profile_ids = people_by_type[campaign.trigger_event_type]
+        try:
+            batch_ids = campaign_trigger(campaign=campaign, profile_ids=profile_ids, trigger=RunTrigger.EVENT)
+        except Exception:
+            logger.exception("Campaign %s could not be triggered for %s profiles", campaign.pk, len(profile_ids))
+            continue
+        transaction.on_commit(lambda batch_ids=batch_ids: _queue(batch_ids))
+
+
 def campaigns_on_segment_change(sender, *, segment, entered: list[int], **kwargs) -> None:  # noqa: ANN001, ANN003
     """People entered a segment: campaigns triggered by entering it plan a send for them."""
     if not entered:

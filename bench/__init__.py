@@ -25,6 +25,7 @@ BENCHMARK_MODULES = (
     "bench.scores",
     "bench.campaigns",
     "bench.reporting",
+    "bench.api",
 )
 
 

@@ -31,7 +31,14 @@ from partners.models import (
 )
 from profiles.gdpr import gdpr_erase, gdpr_export
 from profiles.models import CHANNEL_ADDRESS_KIND, ConsentRecord, ConsentStatus, Event, MergeReason, Profile
-from profiles.services import consent_record, event_track, profile_resolve, profile_update
+from profiles.services import (
+    TrackOutcome,
+    consent_record,
+    event_track,
+    events_track_bulk,
+    profile_resolve,
+    profile_update,
+)
 
 KEY_PREFIX = "cdp_"
 # Bytes of randomness in the secret part: 256 bits, so a plain SHA-256 is a safe way to store it.
@@ -254,7 +261,7 @@ class BatchResult:
 
 @transaction.atomic
 def partner_events_track(*, partner: Partner, events: Sequence[Mapping[str, Any]]) -> BatchResult:
-    """Record a batch of checked events in one transaction.
+    """Record a batch of checked events in one transaction, through ``events_track_bulk``.
 
     An event whose identifiers name two people (two CRM ids) is rejected on its
     own, with its position; the others are kept. Real-time segment updates run
@@ -265,15 +272,14 @@ def partner_events_track(*, partner: Partner, events: Sequence[Mapping[str, Any]
             {"events": _("At most %(max)s events per batch.") % {"max": MAX_BATCH_EVENTS}}, code="batch_too_large"
         )
     result = BatchResult(received=len(events))
-    for index, event in enumerate(events):
-        try:
-            with transaction.atomic():
-                tracked = partner_event_track(partner=partner, event=event)
-        except ValidationError as error:  # IdentityConflict included
-            errors = error.message_dict if hasattr(error, "error_dict") else {"event": error.messages}
-            result.rejected.append((index, errors))
-            continue
-        result.counts[tracked.outcome] += 1
+    tracked = events_track_bulk(
+        events=[{**event, "message_id": event.get("message_id") or None} for event in events], source=_actor(partner)
+    )
+    for index, item in enumerate(tracked):
+        if item.outcome == TrackOutcome.REJECTED:
+            result.rejected.append((index, item.errors))
+        else:
+            result.counts[item.outcome] += 1
     return result
 
 

@@ -6,7 +6,7 @@ naming the field, before anything is written.
 
 import datetime
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -36,7 +36,7 @@ from profiles.models import (
     identifier_kind_choices,
 )
 from profiles.normalisation import IdentifierInput, normalise_identifier, normalise_identifiers
-from profiles.signals import consent_withdrawn, event_tracked
+from profiles.signals import consent_withdrawn, event_tracked, events_tracked
 
 # A person holds at most one value of these kinds: two CRM records are two people,
 # so data linking them is a conflict to report, not a reason to merge.
@@ -500,6 +500,305 @@ def event_track(
     profile_id = resolution.profile.pk
     transaction.on_commit(lambda: event_tracked.send(sender=Event, profile_id=profile_id, event_type=type))
     return event
+
+
+class TrackOutcome:
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"  # an event with this message_id was kept before
+    NOT_KEPT = "not_kept"  # the person asked not to be tracked
+    REJECTED = "rejected"  # invalid, or identifiers of two people: nothing written
+
+
+@dataclass
+class TrackedItem:
+    outcome: str
+    event: Event | None = None
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    announced: bool = False  # event_track sent its event_tracked signal itself
+
+
+@dataclass
+class _Checked:
+    """One item of a batch once checked: event_track's arguments, cleaned, or the errors it would raise."""
+
+    type: str = ""
+    occurred_at: datetime.datetime | None = None
+    properties: dict[str, Any] = field(default_factory=dict)
+    revenue: Decimal | None = None
+    currency: str = ""
+    message_id: str | None = None
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    field_errors: dict[str, list[str]] = field(default_factory=dict)
+    identifier_errors: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _event_fields_check(item: Mapping[str, Any]) -> _Checked:
+    """event_track's checks, in its order, without raising: the first errors go to field_errors."""
+    checked = _Checked()
+    try:
+        revenue = item.get("revenue")
+        errors: dict[str, str] = {}
+        type_ = item.get("type")
+        occurred_at = item.get("occurred_at")
+        properties = item.get("properties")
+        currency = item.get("currency") or ""
+        if not isinstance(type_, str) or not EVENT_TYPE_PATTERN.match(type_):
+            errors["type"] = _("An event type is a lower-case name such as page_view or purchase.")
+        if occurred_at is not None and timezone.is_naive(occurred_at):
+            errors["occurred_at"] = _("The date and time must carry a time zone.")
+        if properties is not None and not isinstance(properties, Mapping):
+            errors["properties"] = _("Properties must be a JSON object.")
+        if revenue is not None:
+            try:
+                revenue = Decimal(str(revenue)).quantize(Decimal("0.01"))
+            except (InvalidOperation, ValueError):
+                errors["revenue"] = _("“%(value)s” is not an amount.") % {"value": revenue}
+            else:
+                if not revenue.is_finite() or abs(revenue) >= Decimal("1e12"):
+                    errors["revenue"] = _("“%(value)s” is not an amount.") % {"value": revenue}
+        if currency and not re.fullmatch(r"[A-Za-z]{3}", currency):
+            errors["currency"] = _("A currency is a three-letter ISO code such as EUR.")
+        if errors:
+            raise ValidationError(errors)
+    except ValidationError as error:
+        checked.field_errors = error.message_dict
+        return checked
+    checked.type, checked.occurred_at, checked.revenue = type_, occurred_at, revenue
+    checked.properties = dict(properties or {})
+    checked.currency = (currency or (settings.CDP_DEFAULT_CURRENCY if revenue is not None else "")).upper()
+    checked.message_id = item.get("message_id") or None
+    try:
+        checked.pairs = normalise_identifiers(item.get("identifiers") or {})
+    except ValidationError as error:
+        checked.identifier_errors = error.message_dict
+    else:
+        if not checked.pairs:
+            checked.identifier_errors = {
+                "identifiers": [_("At least one identifier (email, phone, CRM id, anonymous id...) is needed.")]
+            }
+    return checked
+
+
+_EVENT_ARGUMENTS = frozenset({"type", "identifiers", "occurred_at", "properties", "revenue", "currency", "message_id"})
+
+
+class _NeedsMerge(Exception):
+    """The item's identifiers are held by two profiles: it goes through event_track, which merges them."""
+
+
+class _BatchState:
+    """What the batch knows of the identifiers it carries: who holds each, and each holder's flags.
+
+    Holders are stored profiles (their id) or profiles this batch creates
+    (a negative number, an index into ``new_profiles``).
+    """
+
+    def __init__(self, *, checked: list[_Checked], source: str) -> None:
+        self.source = source
+        pairs = {pair for item in checked for pair in item.pairs}
+        by_kind: dict[str, list[str]] = {}
+        for kind, value in pairs:
+            by_kind.setdefault(kind, []).append(value)
+        match = Q(pk__in=[])
+        for kind, values in by_kind.items():
+            match |= Q(kind=kind, value__in=values)
+        self.holder: dict[tuple[str, str], int] = {
+            (kind, value): profile_id
+            for kind, value, profile_id in Identifier.objects.filter(match).values_list("kind", "value", "profile_id")
+        }
+        stored = sorted(set(self.holder.values()))
+        # As event_track does, the profiles the batch adds to are locked (in id order) until it commits.
+        flags = dict(
+            Profile.objects.select_for_update().filter(pk__in=stored).order_by("pk").values_list("pk", "do_not_track")
+        )
+        if len(flags) != len(stored):
+            raise IntegrityError("A profile holding these identifiers was merged away meanwhile.")
+        self.untracked = {pk for pk, do_not_track in flags.items() if do_not_track}
+        self.single_valued: dict[int, list[tuple[str, str]]] = {}
+        for profile_id, kind, value in Identifier.objects.filter(
+            profile_id__in=stored, kind__in=SINGLE_VALUED_KINDS
+        ).values_list("profile_id", "kind", "value"):
+            self.single_valued.setdefault(profile_id, []).append((kind, value))
+        self.new_profiles: list[Profile] = []
+        self.new_identifiers: list[tuple[int, str, str]] = []
+
+    def resolve(self, pairs: list[tuple[str, str]]) -> int | None:
+        """The holder the event goes to, None when the person is not tracked; IdentityConflict, _NeedsMerge."""
+        holders = {self.holder[pair] for pair in pairs if pair in self.holder}
+        if holders & self.untracked:
+            return None
+        if len(holders) > 1:
+            raise _NeedsMerge
+        if holders:
+            (holder,) = holders
+            _check_single_valued(self.single_valued.get(holder, []) + pairs)
+        else:
+            _check_single_valued(pairs)
+            self.new_profiles.append(Profile(source=self.source))
+            holder = -len(self.new_profiles)
+        for pair in pairs:
+            if pair not in self.holder:
+                self.holder[pair] = holder
+                self.new_identifiers.append((holder, *pair))
+                if pair[0] in SINGLE_VALUED_KINDS:
+                    self.single_valued.setdefault(holder, []).append(pair)
+        return holder
+
+    def write(self) -> dict[int, int]:
+        """Create the new profiles and identifiers; returns the id of each holder number."""
+        Profile.objects.bulk_create(self.new_profiles, batch_size=500)
+        ids = {-(number + 1): profile.pk for number, profile in enumerate(self.new_profiles)}
+        Identifier.objects.bulk_create(
+            [
+                Identifier(profile_id=ids.get(holder, holder), kind=kind, value=value, source=self.source)
+                for holder, kind, value in self.new_identifiers
+            ],
+            batch_size=500,
+        )
+        return ids
+
+
+def _events_track_set_based(
+    *, checked: list[_Checked], indexes: list[int], source: str, kept: dict[str, Event], results: list[TrackedItem]
+) -> list[int]:
+    """Track ``indexes`` in order with a few statements, up to the first that needs a merge.
+
+    Returns the indexes left (that one first). ``kept`` maps the message ids
+    known to be kept to their event, and is kept up to date.
+    """
+    state = _BatchState(checked=[checked[index] for index in indexes], source=source)
+    now = timezone.now()
+    pending: list[tuple[int, int, Event]] = []  # (index, holder, event)
+    in_batch: dict[str, Event] = {}
+    left: list[int] = []
+    for position, index in enumerate(indexes):
+        item = checked[index]
+        if item.message_id and (item.message_id in kept or item.message_id in in_batch):
+            results[index] = TrackedItem(TrackOutcome.DUPLICATE, kept.get(item.message_id) or in_batch[item.message_id])
+            continue
+        if item.identifier_errors:
+            results[index] = TrackedItem(TrackOutcome.REJECTED, errors=item.identifier_errors)
+            continue
+        try:
+            holder = state.resolve(item.pairs)
+        except IdentityConflict as error:
+            results[index] = TrackedItem(TrackOutcome.REJECTED, errors=error.message_dict)
+            continue
+        except _NeedsMerge:
+            left = indexes[position:]
+            break
+        if holder is None:
+            results[index] = TrackedItem(TrackOutcome.NOT_KEPT)
+            continue
+        event = Event(
+            type=item.type,
+            properties=item.properties,
+            occurred_at=item.occurred_at or now,
+            source=source,
+            revenue=item.revenue,
+            currency=item.currency,
+            message_id=item.message_id,
+        )
+        pending.append((index, holder, event))
+        if item.message_id:
+            in_batch[item.message_id] = event
+    ids = state.write()
+    for _index, holder, event in pending:
+        event.profile_id = ids.get(holder, holder)
+    Event.objects.bulk_create([event for _index, _holder, event in pending], batch_size=500)
+    for index, _holder, event in pending:
+        results[index] = TrackedItem(TrackOutcome.RECORDED, event)
+    kept.update(in_batch)
+    return left
+
+
+def _event_track_one(item: Mapping[str, Any], *, source: str, kept: dict[str, Event]) -> TrackedItem:
+    """One item through event_track, in a savepoint: how a batch tracks an event that merges profiles."""
+    message_id = item.get("message_id") or None
+    if message_id:
+        existing = kept.get(message_id) or Event.objects.filter(message_id=message_id).first()
+        if existing is not None:
+            return TrackedItem(TrackOutcome.DUPLICATE, existing)
+    try:
+        with transaction.atomic():
+            event = event_track(**item, source=source)
+    except ValidationError as error:  # IdentityConflict included
+        return TrackedItem(TrackOutcome.REJECTED, errors=error.message_dict)
+    if event is None:
+        return TrackedItem(TrackOutcome.NOT_KEPT)
+    if event.message_id:
+        kept[event.message_id] = event
+    return TrackedItem(TrackOutcome.RECORDED, event, announced=True)
+
+
+def _events_announce(events: list[tuple[int, str]]) -> None:
+    if events_tracked.has_listeners():
+        events_tracked.send(sender=Event, events=events)
+        return
+    for profile_id, event_type in events:
+        event_tracked.send(sender=Event, profile_id=profile_id, event_type=event_type)
+
+
+@transaction.atomic
+def events_track_bulk(*, events: Sequence[Mapping[str, Any]], source: str) -> list[TrackedItem]:
+    """Track a batch of events as ``event_track`` would one after the other, in a few statements.
+
+    ``events`` holds event_track's keyword arguments (type, identifiers,
+    occurred_at, properties, revenue, currency, message_id). Returns one
+    TrackedItem per event, in order: recorded, duplicate (its message_id was
+    kept before, in this batch or earlier), not kept (do not track), or
+    rejected with the errors event_track would raise, by field; a rejected
+    event writes nothing and the others are kept.
+
+    Identifiers are looked up for the whole batch at once and the new profiles,
+    identifiers and events written with one INSERT each; an event whose
+    identifiers are held by two profiles goes through ``event_track`` itself,
+    which merges them. Once the batch commits, ``event_tracked`` is sent once
+    per (profile, event type) the batch recorded (or ``events_tracked`` once
+    with those pairs, when it has receivers): its receivers re-evaluate the
+    profile's real-time segments, and a triggered campaign sends a person at
+    most one message a day, so a second signal for the same pair would change
+    nothing.
+    """
+    for item in events:
+        if not {"type", "identifiers"} <= set(item) or set(item) - _EVENT_ARGUMENTS:
+            raise TypeError(f"An event of a batch takes event_track's arguments, not {sorted(item)}.")
+    checked = [_event_fields_check(item) for item in events]
+    results: list[TrackedItem] = [TrackedItem(TrackOutcome.REJECTED)] * len(checked)
+    indexes = []
+    for index, item in enumerate(checked):
+        if item.field_errors:
+            results[index] = TrackedItem(TrackOutcome.REJECTED, errors=item.field_errors)
+        else:
+            indexes.append(index)
+    message_ids = {checked[index].message_id for index in indexes if checked[index].message_id}
+    kept = {event.message_id: event for event in Event.objects.filter(message_id__in=message_ids)}
+    while indexes:
+        try:
+            with transaction.atomic():
+                left = _events_track_set_based(
+                    checked=checked, indexes=indexes, source=source, kept=kept, results=results
+                )
+        except IntegrityError:
+            # Another request added one of these identifiers or message ids meanwhile: one by one,
+            # event_track finds what it wrote.
+            for index in indexes:
+                results[index] = _event_track_one(events[index], source=source, kept=kept)
+            break
+        if left:
+            results[left[0]] = _event_track_one(events[left[0]], source=source, kept=kept)
+        indexes = left[1:]
+
+    announced = list(
+        dict.fromkeys(
+            (result.event.profile_id, result.event.type)
+            for result in results
+            if result.outcome == TrackOutcome.RECORDED and result.event is not None and not result.announced
+        )
+    )
+    if announced:
+        transaction.on_commit(lambda: _events_announce(announced))
+    return results
 
 
 # ---------------------------------------------------------------------------

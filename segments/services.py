@@ -424,6 +424,28 @@ def segment_profile_evaluate(
     return changes
 
 
+def segment_profiles_evaluate(*, events: Iterable[tuple[int, str]]) -> None:
+    """``segment_profile_evaluate`` for each (profile, event type) of a batch whose type a segment reads.
+
+    One query finds the types the rule segments read; a batch of page views no
+    segment reads costs nothing more. A profile whose evaluation fails is
+    logged and left to the next full refresh; the others are evaluated.
+    """
+    read = {
+        event_type
+        for types in Segment.objects.filter(kind=SegmentKind.RULES).values_list("event_types", flat=True)
+        for event_type in types or ()
+    }
+    for profile_id, event_type in events:
+        if event_type not in read:
+            continue
+        try:
+            segment_profile_evaluate(profile_id=profile_id, event_type=event_type)
+        except Exception:
+            # The events are kept; the next full refresh of the segments catches up.
+            logger.exception("Real-time evaluation failed for profile %s after a %s event", profile_id, event_type)
+
+
 def _counts_shift(segment_id: int, step: int, in_control: bool) -> None:
     """One member more or less: a counter update, not a count over a segment that may hold millions."""
     Segment.objects.filter(pk=segment_id).update(
