@@ -197,8 +197,19 @@ class CampaignForm(forms.ModelForm):
             "name", "slug", "description", "segments", "channel", "destination", "content", "holdout_percent",
             "pressure_max_messages", "pressure_window_days", "priority", "fixed_cost", "cost_per_send", "currency",
             "status", "schedule", "send_at", "recurrence", "send_time", "send_weekday", "send_monthday",
-            "trigger_event_type", "trigger_delay_minutes", "cancel_event_type",
+            "trigger_event_type", "trigger_delay_minutes", "cancel_event_type", "send_at_best_hour",
+            "best_hour_window_hours",
         ]  # fmt: skip
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "best_hour_window_hours" in self.fields:
+            self.fields["best_hour_window_hours"].required = False
+
+    def clean_best_hour_window_hours(self) -> int:
+        # Left empty (or not shown): the usual window.
+        window = self.cleaned_data.get("best_hour_window_hours")
+        return Campaign._meta.get_field("best_hour_window_hours").default if window is None else window
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -305,6 +316,8 @@ class CampaignAdmin(admin.ModelAdmin):
                     "trigger_event_type",
                     "trigger_delay_minutes",
                     "cancel_event_type",
+                    "send_at_best_hour",
+                    "best_hour_window_hours",
                 ]
             },  # fmt: skip
         ),

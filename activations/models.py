@@ -173,6 +173,21 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("An event that cancels the send when it happens during the wait, for example purchase."),
     )
+    send_at_best_hour = models.BooleanField(
+        _("send at each person's best hour"),
+        default=False,
+        help_text=_(
+            "Email and SMS: each person gets the message at the hour they usually open and click (the best send "
+            "hour score), else at the hour most people do, within the window below. A person whose hour is further "
+            "away than the window gets it at once."
+        ),
+    )
+    best_hour_window_hours = models.PositiveSmallIntegerField(
+        _("within the next … hours"),
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(168)],
+        help_text=_("How long after the start the last people may get it (1 to 168 hours, that is a week)."),
+    )
     schedule_task = models.OneToOneField(
         PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"
     )
@@ -319,6 +334,8 @@ class DeliveryBatch(models.Model):
     status = models.CharField(_("status"), max_length=16, choices=BatchStatus.choices, default=BatchStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # Send-time optimisation: the batch's people read at this hour; the sweeper sends it once it has come.
+    not_before = models.DateTimeField(_("not before"), null=True, blank=True)
     error = models.CharField(_("last error"), max_length=500, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 

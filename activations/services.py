@@ -46,14 +46,19 @@ from activations.models import (
     ScheduleKind,
     WithdrawalNotice,
 )
-from profiles.models import Event, Profile
+from profiles.models import Channel, Event, Profile
 from profiles.selectors import consent_gate
+from scores.selectors import send_hour_scores
 from segments.control import BUCKETS, control_bucket_sql, control_threshold
 from segments.models import SegmentMembership
 
 logger = logging.getLogger(__name__)
 
 PROFILE_FIELDS = ("first_name", "last_name", "city", "postcode", "country", "language", "birth_date")
+# The channels a campaign may send at each person's best hour (a message they read when it arrives).
+BEST_HOUR_CHANNELS = (Channel.EMAIL, Channel.SMS)
+# Batch numbers of a run sent at best hours: (k × SLOTS + slot) × variants + variant, slot 0 sent at once.
+SLOTS = 25
 
 
 # ---------------------------------------------------------------------------
@@ -118,7 +123,46 @@ def _gate_sql(channel: str) -> tuple[str, list]:
     return sql, list(params)
 
 
-def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int] | None = None) -> None:
+def best_hour_starts(*, now: datetime.datetime, window_hours: int) -> dict[int, datetime.datetime | None]:
+    """When a person whose best hour is h (0-23, local time: settings.TIME_ZONE) gets a message planned ``now``.
+
+    The next time the clock shows h:00, if it comes within the window; None (at
+    once) when it is that hour now, or when the hour is further than the window.
+    """
+    zone = timezone.get_default_timezone()
+    local = timezone.localtime(now, zone)
+    window = datetime.timedelta(hours=window_hours)
+    starts: dict[int, datetime.datetime | None] = {}
+    for hour in range(24):
+        day = local.date() if hour > local.hour else local.date() + datetime.timedelta(days=1)
+        start = datetime.datetime.combine(day, datetime.time(hour), tzinfo=zone)
+        starts[hour] = None if hour == local.hour or start - now > window else start
+    return starts
+
+
+def _best_hour_sql(starts: dict[int, datetime.datetime | None]) -> tuple[str, str, list]:
+    """(join, slot, params): a LEFT JOIN on the best send hour scores and each person's slot (hour + 1, 0: at once)."""
+    scores, fallback = send_hour_scores()
+    if scores.query.is_empty():
+        join, hour, params = "", str(int(fallback)), []
+    else:
+        sql, scores_params = scores.query.sql_with_params()
+        join = f"LEFT JOIN ({sql}) h ON h.profile_id = a.profile_id"
+        hour, params = f"COALESCE(CAST(h.value AS INTEGER), {int(fallback)})", list(scores_params)
+    timed = [hour_of_day for hour_of_day, start in starts.items() if start is not None]
+    if not timed:
+        return join, "0", params
+    slot = f"CASE {hour} " + " ".join(f"WHEN {h} THEN {h + 1}" for h in timed) + " ELSE 0 END"
+    return join, slot, params
+
+
+def _snapshot(
+    *,
+    run: CampaignRun,
+    now: datetime.datetime,
+    profile_ids: list[int] | None = None,
+    hour_starts: dict[int, datetime.datetime | None] | None = None,
+) -> None:
     """One Delivery per member of the campaign's segments, in one INSERT … SELECT.
 
     Each member is held out when the campaign's own bucket puts them in its
@@ -128,6 +172,10 @@ def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int
     (profiles.selectors.consent_gate, joined here) gives their consented address
     or suppresses them. Planned runs number the pending deliveries into batches
     of each variant's destination's size, all in the same statement.
+
+    With ``hour_starts`` (send-time optimisation) each person's best send hour
+    (scores.selectors.send_hour_scores, joined here) gives them a slot, and a
+    batch holds the people of one slot only: see ``best_hour_starts``.
 
     With ``profile_ids`` (a triggered send) only those people are taken, those
     already in the run are skipped, a campaign without segments takes them as
@@ -188,8 +236,13 @@ def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int
         return "CASE a.variant " + " ".join(f"WHEN {n} THEN {value}" for n, value in enumerate(values)) + " END"
 
     address = per_variant([f"g{channels.index(variant.channel)}.address" for variant in variants])
+    slot, hour_join, hour_params = "0", "", []
+    if hour_starts is not None and profile_ids is None:
+        hour_join, hour_slot, hour_params = _best_hour_sql(hour_starts)
+        slot = per_variant([hour_slot if variant.channel in BEST_HOUR_CHANNELS else "0" for variant in variants])
+        joins.append(hour_join)
     planned = (
-        f"SELECT a.profile_id, a.variant, "
+        f"SELECT a.profile_id, a.variant, {slot} AS slot, "
         f"CASE WHEN a.held = 1 THEN %s ELSE {per_variant(['%s'] * len(variants))} END AS channel, "
         f"CASE WHEN a.held = 1 THEN NULL ELSE {per_variant(['CAST(%s AS BIGINT)'] * len(variants))} END AS arm_id, "
         f"CASE WHEN a.held = 1 THEN %s WHEN {address} IS NULL THEN %s ELSE %s END AS status, "
@@ -205,6 +258,7 @@ def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int
         DeliveryStatus.PENDING,
         *assigned_params,
         *join_params,
+        *hour_params,
     ]
     if profile_ids is None:
         # Batch k of variant v is number k × (variants) + v: unique in the run without counting first.
@@ -214,6 +268,12 @@ def _snapshot(*, run: CampaignRun, now: datetime.datetime, profile_ids: list[int
             f"CASE WHEN p.status = %s THEN ((ROW_NUMBER() OVER (PARTITION BY p.status, p.variant "
             f"ORDER BY p.profile_id) - 1) / {size}) * {len(variants)} + p.variant END"
         )
+        if hour_starts is not None:
+            # One hour per batch: batch k of variant v and slot s is number (k × SLOTS + s) × (variants) + v.
+            batch = (
+                f"CASE WHEN p.status = %s THEN (((ROW_NUMBER() OVER (PARTITION BY p.status, p.variant, p.slot "
+                f"ORDER BY p.profile_id) - 1) / {size}) * {SLOTS} + p.slot) * {len(variants)} + p.variant END"
+            )
         batch_params: list = [DeliveryStatus.PENDING, *sizes]
     else:
         batch, batch_params = "NULL", []
@@ -309,16 +369,27 @@ def _pressure_apply(*, run: CampaignRun, channel: str, now: datetime.datetime, d
     return suppressed
 
 
-def _batches_create(*, run: CampaignRun) -> int:
-    """A DeliveryBatch for each batch number the snapshot gave pending deliveries; returns how many."""
+def _batches_create(*, run: CampaignRun, hour_starts: dict[int, datetime.datetime | None] | None = None) -> int:
+    """A DeliveryBatch for each batch number the snapshot gave pending deliveries; returns how many.
+
+    With ``hour_starts``, a batch of people whose best hour is later is not sent before that hour.
+    """
     quote = connection.ops.quote_name
     deliveries, batches = quote(Delivery._meta.db_table), quote(DeliveryBatch._meta.db_table)
+    not_before, not_before_params = "NULL", []
+    timed = {hour: start for hour, start in (hour_starts or {}).items() if start is not None}
+    if timed:
+        variants = len(campaign_variants(run.campaign))
+        not_before = (
+            f"CASE (batch / {variants}) %% {SLOTS} " + " ".join(f"WHEN {hour + 1} THEN %s" for hour in timed) + " END"
+        )
+        not_before_params = [connection.ops.adapt_datetimefield_value(start) for start in timed.values()]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {batches} (run_id, number, arm_id, status, attempts, error) "
-            f"SELECT %s, batch, MIN(arm_id), %s, 0, '' FROM {deliveries} "
+            f"INSERT INTO {batches} (run_id, number, arm_id, status, attempts, error, not_before) "
+            f"SELECT %s, batch, MIN(arm_id), %s, 0, '', {not_before} FROM {deliveries} "
             f"WHERE run_id = %s AND status = %s AND batch IS NOT NULL GROUP BY batch",
-            [run.pk, BatchStatus.PENDING, run.pk, DeliveryStatus.PENDING],
+            [run.pk, BatchStatus.PENDING, *not_before_params, run.pk, DeliveryStatus.PENDING],
         )
         return cursor.rowcount
 
@@ -344,7 +415,9 @@ def campaign_run_create(*, campaign: Campaign, trigger: str) -> CampaignRun:
 def campaign_run_plan(*, run: CampaignRun, now: datetime.datetime | None = None) -> CampaignRun:
     """Snapshot, control group, consent gate, pressure cap and batches for ``run``: one transaction.
 
-    Planning a run twice does nothing the second time.
+    A campaign sent at each person's best hour gets batches of one hour each,
+    not sent before that hour (the sweeper sends them when it comes). Planning
+    a run twice does nothing the second time.
     """
     now = now or timezone.now()
     run = CampaignRun.objects.select_for_update().select_related("campaign").get(pk=run.pk)
@@ -352,12 +425,15 @@ def campaign_run_plan(*, run: CampaignRun, now: datetime.datetime | None = None)
         return run
     # Runs of one campaign are planned one after the other, so the pressure cap sees the previous one.
     Campaign.objects.select_for_update().filter(pk=run.campaign_id).first()
-    _snapshot(run=run, now=now)
+    hour_starts = None
+    if run.campaign.send_at_best_hour:
+        hour_starts = best_hour_starts(now=now, window_hours=run.campaign.best_hour_window_hours)
+    _snapshot(run=run, now=now, hour_starts=hour_starts)
     for channel in {variant.channel for variant in campaign_variants(run.campaign)}:
         _pressure_apply(run=run, channel=channel, now=now)
     removal_ids = audience_run_sync(run=run, now=now)
     transaction.on_commit(lambda: _audience_removals_queue(removal_ids))
-    run.batches = _batches_create(run=run)
+    run.batches = _batches_create(run=run, hour_starts=hour_starts)
     run.planned_at = now
     run.status = RunStatus.SENDING if run.batches else RunStatus.FINISHED
     if not run.batches:
@@ -463,6 +539,8 @@ def delivery_batch_send(*, batch_id: int, now: datetime.datetime | None = None) 
             return batch
         if batch.status == BatchStatus.RETRYING and batch.next_attempt_at and batch.next_attempt_at > now:
             return batch  # queued twice (countdown and sweeper): the second waits for its time
+        if batch.not_before and batch.not_before > now:
+            return batch  # its people's best hour has not come: the sweeper sends it then
         run, campaign = batch.run, batch.run.campaign
         variant = next(variant for variant in campaign_variants(campaign) if variant.arm_id == batch.arm_id)
         in_batch = Q(batch=batch.number)
@@ -526,11 +604,20 @@ def _run_finish_if_done(*, run: CampaignRun, now: datetime.datetime) -> None:
     )
 
 
-def delivery_batches_due(*, now: datetime.datetime | None = None, stale_after: int = 600) -> list[int]:
-    """Batches to (re)send now: retries whose time has come, and pending ones whose message may be lost."""
+def delivery_batches_due(*, now: datetime.datetime | None = None, stale_after: int = 600, every: int = 60) -> list[int]:
+    """Batches to (re)send now: retries whose time has come, and pending ones whose message may be lost.
+
+    A batch kept for its people's best hour is due once in the ``every``
+    seconds (the sweeper's period) after its hour comes, and again, as a lost
+    message, when it is still pending ``stale_after`` seconds later: never before.
+    """
     now = now or timezone.now()
-    due = Q(status=BatchStatus.RETRYING, next_attempt_at__lte=now) | Q(
-        status=BatchStatus.PENDING, run__planned_at__lte=now - datetime.timedelta(seconds=stale_after)
+    stale = now - datetime.timedelta(seconds=stale_after)
+    due = (
+        Q(status=BatchStatus.RETRYING, next_attempt_at__lte=now)
+        | Q(status=BatchStatus.PENDING, not_before__isnull=True, run__planned_at__lte=stale)
+        | Q(status=BatchStatus.PENDING, not_before__lte=now, not_before__gt=now - datetime.timedelta(seconds=every))
+        | Q(status=BatchStatus.PENDING, not_before__lte=stale)
     )
     return list(
         DeliveryBatch.objects.filter(due, run__status=RunStatus.SENDING).order_by("pk").values_list("pk", flat=True)
@@ -539,6 +626,14 @@ def delivery_batches_due(*, now: datetime.datetime | None = None, stale_after: i
 
 # ---------------------------------------------------------------------------
 # Starting, previewing and retrying runs
+
+
+def run_batches_ready(*, run: CampaignRun, now: datetime.datetime | None = None) -> list[int]:
+    """The run's pending batches to queue now: all but those waiting for their people's best hour."""
+    ready = Q(not_before__isnull=True) | Q(not_before__lte=now or timezone.now())
+    return list(
+        run.delivery_batches.filter(ready, status=BatchStatus.PENDING).order_by("number").values_list("pk", flat=True)
+    )
 
 
 def campaign_run_start(*, campaign: Campaign, trigger: str) -> CampaignRun:
@@ -642,6 +737,13 @@ def campaign_schedule_check(campaign: Campaign) -> None:
             errors["send_monthday"] = _("Choose the day of the month.")
     if campaign.schedule == ScheduleKind.EVENT and not campaign.trigger_event_type:
         errors["trigger_event_type"] = _("Name the event that triggers the send, for example add_to_cart.")
+    if campaign.send_at_best_hour and campaign.channel not in BEST_HOUR_CHANNELS:
+        errors["send_at_best_hour"] = _("Only an email or SMS campaign can be sent at each person's best hour.")
+    elif campaign.send_at_best_hour and campaign.schedule in (ScheduleKind.EVENT, ScheduleKind.SEGMENT_ENTRY):
+        errors["send_at_best_hour"] = _(
+            "A campaign sent when a person does something goes after its wait, not at their best hour: "
+            "untick this or send it once or again and again."
+        )
     if errors:
         raise ValidationError(errors)
 

@@ -8,6 +8,7 @@ from activations.services import (
     campaign_run_plan,
     delivery_batch_send,
     delivery_batches_due,
+    run_batches_ready,
     withdrawal_notice_send,
     withdrawal_notices_due,
 )
@@ -19,15 +20,14 @@ COUNTDOWN_MAX = 600
 
 @shared_task(name="activations.tasks.campaign_run_task")
 def campaign_run_task(run_id: int) -> int:
-    """Plan the run, then queue its batches; returns how many were queued."""
+    """Plan the run, then queue its batches due now; returns how many were queued."""
     from activations.models import CampaignRun
 
     run = campaign_run_plan(run=CampaignRun.objects.get(pk=run_id))
     if run.status != RunStatus.SENDING:
         return 0
-    batch_ids = list(
-        run.delivery_batches.filter(status=BatchStatus.PENDING).order_by("number").values_list("pk", flat=True)
-    )
+    # Batches kept for their people's best hour are left to the sweeper, which queues them when it comes.
+    batch_ids = run_batches_ready(run=run)
     for batch_id in batch_ids:
         delivery_batch_send_task.delay(batch_id)
     return len(batch_ids)

@@ -6,8 +6,9 @@ the windows hold the same events however old the data set is. One run
 computes the six built-in scores (RFM, engagement, propensity to buy, attrition
 risk, unsubscribe risk, best send hour) with ``scores_compute``, as beat does:
 features read once per moment, three models trained and judged, every score
-written. Its score definitions, versions and scores are deleted at the end of
-the run (untimed), so each run starts from an instance without scores.
+staged, then written together (PostgreSQL: the table's indexes built again).
+Its score definitions, versions and scores are deleted at the end of the run
+(untimed), so each run starts from an instance without scores.
 """
 
 import time
@@ -73,5 +74,14 @@ def scores_benchmark(context: BenchContext) -> list[Measurement]:
                 f"(with the features the first one reads), writing {timing.get('write', 0):.1f} s",
             )
         )
+    # On PostgreSQL the scores are staged and written together at the end (indexes rebuilt), then analysed.
+    measurements.append(
+        Measurement(
+            "writing every score at the end",
+            max(0.0, seconds - sum(definition.seconds or 0.0 for definition in by_kind.values())),
+            "s",
+            "staged rows into the scores table, its indexes built again, ANALYZE (PostgreSQL; ~0 elsewhere)",
+        )
+    )
     _scores_clear()
     return measurements

@@ -82,24 +82,34 @@ def population_send_hour() -> int:
     return int(version["population_hour"]) if version and "population_hour" in version else DEFAULT_SEND_HOUR
 
 
+def send_hour_scores() -> tuple[QuerySet[ProfileScore], int]:
+    """The people whose best send hour is known (``profile_id``, ``value``: the hour), and everybody's hour.
+
+    The scores come from the best-send-hour score computed last; campaigns join
+    them in their planning statement, and give the others everybody's hour.
+    """
+    definition = (
+        ScoreDefinition.objects.filter(kind=ScoreKind.BEST_SEND_HOUR, profiles_scored__gt=0)
+        .order_by("-computed_at", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    scores = ProfileScore.objects.filter(definition_id=definition) if definition else ProfileScore.objects.none()
+    return scores.values("profile_id", "value").order_by(), population_send_hour()
+
+
 def best_send_hours(*, profile_ids: Iterable[int] | QuerySet) -> dict[int, int]:
     """Each person's best local send hour (0-23): their own when their opens and clicks say it, else everybody's.
 
-    ``profile_ids`` is a list of ids or a queryset of profiles; two queries
-    whatever the number of people (the scores, and the population's hour).
+    ``profile_ids`` is a list of ids or a queryset of profiles; three queries
+    whatever the number of people (which score, its values, the population's hour).
     """
     if isinstance(profile_ids, QuerySet) and profile_ids.model is Profile:
         profile_ids = profile_ids.values_list("pk", flat=True)
     ids = [int(pk) for pk in profile_ids]
-    fallback = population_send_hour()
-    definition = (
-        ScoreDefinition.objects.filter(kind=ScoreKind.BEST_SEND_HOUR, profiles_scored__gt=0)
-        .order_by("-computed_at", "pk")
-        .first()
-    )
+    scores, fallback = send_hour_scores()
     hours: dict[int, int] = {}
-    if definition is not None:
-        for start in range(0, len(ids), 50_000):
-            rows = ProfileScore.objects.filter(definition=definition, profile_id__in=ids[start : start + 50_000])
-            hours.update((pk, int(value)) for pk, value in rows.values_list("profile_id", "value"))
+    for start in range(0, len(ids), 50_000):
+        rows = scores.filter(profile_id__in=ids[start : start + 50_000]).values_list("profile_id", "value")
+        hours.update((pk, int(value)) for pk, value in rows)
     return {pk: hours.get(pk, fallback) for pk in ids}

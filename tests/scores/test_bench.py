@@ -23,6 +23,7 @@ def test_scores_benchmark_reports_its_figures_and_cleans_up():
         "churn_risk",
         "complaint_risk",
         "best_send_hour",
+        "writing every score at the end",
     }
     total = figures["all built-in scores"]
     assert len(total.values) == 2 and total.median > 0
