@@ -488,7 +488,8 @@ class CampaignReportsView(PartnerAPIView):
         summary=_("Report on the campaigns shared with you"),
         description=_(
             "For each shared campaign: runs, deliveries per status, messages sent and their cost (fixed cost and "
-            "cost per send), and conversions (null until the platform's reporting measures them). "
+            "cost per send), and the conversions and revenue credited to it by last touch (refreshed every 15 "
+            "minutes). "
             "Scope: reports:read."
         ),
         responses={200: serializers.CampaignReportOutSerializer(many=True)},

@@ -172,18 +172,15 @@ def campaign_delivery_counts(*, campaign_ids: list[int]) -> dict[int, dict[str, 
 
 
 def run_conversions(*, run_ids: list[int]) -> dict[int, Any] | None:
-    """Conversions attributed to each run: None until the reporting app measures them.
-
-    The seam for reporting: once it attributes conversions to deliveries, return
-    ``{run_id: {"conversions": n, "revenue": Decimal}}`` from its selector here,
-    and the API's ``conversions`` fields fill in without another change.
-    """
+    """Conversions per run: None, as reporting credits conversions to campaigns per day, not to runs."""
     return None
 
 
-def campaign_conversions(*, campaign_ids: list[int]) -> dict[int, Any] | None:
-    """Conversions attributed to each campaign: None until the reporting app measures them (see run_conversions)."""
-    return None
+def campaign_conversions(*, campaign_ids: list[int]) -> dict[int, Any]:
+    """Conversions and revenue credited to each campaign by last touch, as of the last reporting refresh."""
+    from reporting.selectors import campaign_conversions as credited
+
+    return credited(campaign_ids=campaign_ids)
 
 
 @dataclass
@@ -201,7 +198,7 @@ def partner_campaign_reports(*, partner: Partner) -> list[CampaignReport]:
     campaigns = list(partner_campaigns(partner=partner).annotate(run_count=Count("runs")))
     ids = [campaign.pk for campaign in campaigns]
     counts = campaign_delivery_counts(campaign_ids=ids)
-    conversions = campaign_conversions(campaign_ids=ids) or {}
+    conversions = campaign_conversions(campaign_ids=ids)
     reports = []
     for campaign in campaigns:
         by_status = counts[campaign.pk]

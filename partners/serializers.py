@@ -352,7 +352,7 @@ class CampaignRunOutSerializer(serializers.Serializer):
     deliveries = DeliveryCountsSerializer()
     conversions = ConversionsSerializer(
         allow_null=True,
-        help_text=gettext_lazy("Conversions attributed to the run; null until reporting measures them."),
+        help_text=gettext_lazy("Null: conversions are credited to campaigns (see the campaigns report), not to runs."),
     )
 
 
@@ -365,7 +365,10 @@ class CampaignReportOutSerializer(serializers.Serializer):
     currency = serializers.CharField()
     conversions = ConversionsSerializer(
         allow_null=True,
-        help_text=gettext_lazy("Conversions attributed to the campaign; null until reporting measures them."),
+        help_text=gettext_lazy(
+            "Conversions and revenue credited to the campaign by last touch, as of the last reporting refresh "
+            "(every 15 minutes)."
+        ),
     )
 
 

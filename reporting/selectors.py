@@ -434,3 +434,25 @@ def kpi(name: str) -> Any:
 
     snapshot = KpiSnapshot.objects.filter(name=name).first()
     return snapshot.data if snapshot else None
+
+
+def campaign_conversions(
+    *, campaign_ids: list[int], model: str = AttributionModel.LAST_TOUCH
+) -> dict[int, dict[str, Any]]:
+    """Conversions and revenue credited to each campaign by ``model``, as of the last ``reporting_refresh``.
+
+    Every campaign asked for is in the answer (0 when nothing was credited to it).
+    """
+    totals = {campaign_id: {"conversions": 0, "revenue": Decimal("0")} for campaign_id in campaign_ids}
+    rows = (
+        AttributionDay.objects.filter(campaign_id__in=campaign_ids, model=model)
+        .values("campaign_id")
+        .annotate(conversions=Sum("conversions"), revenue=Sum("revenue"))
+        .order_by()
+    )
+    for row in rows:
+        totals[row["campaign_id"]] = {
+            "conversions": round(row["conversions"] or 0),
+            "revenue": row["revenue"] or Decimal("0"),
+        }
+    return totals

@@ -6,6 +6,8 @@ from decimal import Decimal
 import pytest
 
 from activations.models import Campaign, CampaignRun, Delivery, Destination
+from profiles.models import Event
+from reporting.services import reporting_refresh
 from tests.conftest import make_profile
 from tests.partners.conftest import API
 
@@ -57,7 +59,7 @@ def test_runs_come_with_their_deliveries_per_status(alice_api, spring_sale):
         "total": 6,
         "by_status": {"sent": 2, "delivered": 1, "failed": 1, "held_out": 1, "suppressed_no_consent": 1},
     }
-    assert run["conversions"] is None  # until reporting measures them
+    assert run["conversions"] is None  # credited to campaigns, not runs
 
 
 def test_a_campaign_not_shared_is_404(alice_api, spring_sale):
@@ -75,7 +77,20 @@ def test_the_report_counts_sends_and_their_cost(alice_api, spring_sale):
     assert report["campaign"]["name"] == "Spring sale"
     assert report["runs"] == 1 and report["sends"] == 3
     assert report["cost"] == "100.03" and report["currency"] == "EUR"
-    assert report["conversions"] is None
+    assert report["conversions"] == {"conversions": 0, "revenue": "0.00"}
+
+
+def test_the_report_gives_the_conversions_reporting_credited_to_the_campaign(alice_api, spring_sale):
+    # The delivered message's person buys for 49.90 two days later: last touch credits the campaign.
+    delivered = Delivery.objects.get(run__campaign=spring_sale, status="delivered")
+    Delivery.objects.filter(pk=delivered.pk).update(sent_at=NOW)
+    bought = NOW + datetime.timedelta(days=2)
+    Event.objects.create(profile=delivered.profile, type="purchase", occurred_at=bought, revenue=Decimal("49.90"))
+    reporting_refresh(now=NOW + datetime.timedelta(days=3))
+
+    (report,) = alice_api.get(f"{API}/reports/campaigns/").json()
+
+    assert report["conversions"] == {"conversions": 1, "revenue": "49.90"}
 
 
 def test_a_page_of_runs_costs_a_fixed_number_of_queries(alice_api, spring_sale, django_assert_max_num_queries):
