@@ -265,7 +265,7 @@ def audience_removal_send(*, removal_id: int, now: datetime.datetime | None = No
     outcome is written in the same transaction; people added again since it
     was planned are left out.
     """
-    from activations.services import retry_delay
+    from activations.services import attempt_outcome_apply
 
     now = now or timezone.now()
     with transaction.atomic():
@@ -297,30 +297,16 @@ def audience_removal_send(*, removal_id: int, now: datetime.datetime | None = No
             )
             # A deleted profile's hashes are kept only until the platform has removed them.
             AudienceMember.objects.filter(removal=removal, profile__isnull=True).update(hashes={})
-            removal.status, removal.sent_at, removal.error, removal.next_attempt_at = BatchStatus.DONE, now, "", None
-        elif outcome.failed:
-            removal.status, removal.error = BatchStatus.FAILED, next(iter(outcome.failed.values()))[:500]
-        else:
-            reason = next(iter(outcome.retry.values()))
-            delay = retry_delay(attempt=removal.attempts, retry_after=outcome.retry_after)
-            if delay is None:
-                removal.status = BatchStatus.FAILED
-                removal.error = (_("Gave up after %(attempts)s attempts: %(reason)s") % {
-                    "attempts": removal.attempts, "reason": reason})[:500]  # fmt: skip
-            else:
-                removal.status, removal.error = BatchStatus.RETRYING, reason[:500]
-                removal.next_attempt_at = now + datetime.timedelta(seconds=delay)
+        attempt_outcome_apply(attempt=removal, outcome=outcome, now=now)
         removal.save()
     return removal
 
 
 def audience_removals_due(*, now: datetime.datetime | None = None) -> list[int]:
     """Removals to (re)send now: retries whose time has come, and pending ones whose message may be lost."""
-    now = now or timezone.now()
-    due = Q(status=BatchStatus.RETRYING, next_attempt_at__lte=now) | Q(
-        status=BatchStatus.PENDING, created_at__lte=now - datetime.timedelta(minutes=10)
-    )
-    return list(AudienceRemoval.objects.filter(due).order_by("pk").values_list("pk", flat=True))
+    from activations.services import attempts_due
+
+    return attempts_due(AudienceRemoval.objects.all(), now=now)
 
 
 def audience_member_withdraw(*, connector: AdAudienceConnector, message_id: str, profile_uuid: str) -> BatchOutcome:

@@ -22,7 +22,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -467,6 +467,39 @@ def retry_delay(*, attempt: int, retry_after: float | None) -> float | None:
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
+
+
+def attempt_outcome_apply(*, attempt: Any, outcome: BatchOutcome, now: datetime.datetime) -> None:
+    """Record one attempt at a single message (a withdrawal notice, an audience removal) on its row.
+
+    Done when the peer took it, failed when it refused it for good, otherwise
+    retried on the deliveries' schedule, then failed with the reason. The
+    caller saves the row in the transaction that holds its lock.
+    """
+    if outcome.delivered:
+        attempt.status, attempt.sent_at, attempt.error, attempt.next_attempt_at = BatchStatus.DONE, now, "", None
+    elif outcome.failed:
+        attempt.status, attempt.error = BatchStatus.FAILED, next(iter(outcome.failed.values()))[:500]
+    else:
+        reason = next(iter(outcome.retry.values()))
+        delay = retry_delay(attempt=attempt.attempts, retry_after=outcome.retry_after)
+        if delay is None:
+            attempt.status = BatchStatus.FAILED
+            attempt.error = (
+                _("Gave up after %(attempts)s attempts: %(reason)s") % {"attempts": attempt.attempts, "reason": reason}
+            )[:500]
+        else:
+            attempt.status, attempt.error = BatchStatus.RETRYING, reason[:500]
+            attempt.next_attempt_at = now + datetime.timedelta(seconds=delay)
+
+
+def attempts_due(queryset: QuerySet, *, now: datetime.datetime | None = None) -> list[int]:
+    """Single messages to (re)send now: retries whose time has come, and pending ones whose task may be lost."""
+    now = now or timezone.now()
+    due = Q(status=BatchStatus.RETRYING, next_attempt_at__lte=now) | Q(
+        status=BatchStatus.PENDING, created_at__lte=now - datetime.timedelta(minutes=10)
+    )
+    return list(queryset.filter(due).order_by("pk").values_list("pk", flat=True))
 
 
 def _recipients(deliveries: list[Delivery]) -> list[Recipient]:
@@ -1007,27 +1040,10 @@ def withdrawal_notice_send(*, notice_id: int, now: datetime.datetime | None = No
             channel=notice.channel,
             address=notice.address,
         )
-        if outcome.delivered:
-            notice.status, notice.sent_at, notice.error, notice.next_attempt_at = BatchStatus.DONE, now, "", None
-        elif outcome.failed:
-            notice.status, notice.error = BatchStatus.FAILED, next(iter(outcome.failed.values()))[:500]
-        else:
-            reason = next(iter(outcome.retry.values()))
-            delay = retry_delay(attempt=notice.attempts, retry_after=outcome.retry_after)
-            if delay is None:
-                notice.status = BatchStatus.FAILED
-                notice.error = (_("Gave up after %(attempts)s attempts: %(reason)s") % {
-                    "attempts": notice.attempts, "reason": reason})[:500]  # fmt: skip
-            else:
-                notice.status, notice.error = BatchStatus.RETRYING, reason[:500]
-                notice.next_attempt_at = now + datetime.timedelta(seconds=delay)
+        attempt_outcome_apply(attempt=notice, outcome=outcome, now=now)
         notice.save()
     return notice
 
 
 def withdrawal_notices_due(*, now: datetime.datetime | None = None) -> list[int]:
-    now = now or timezone.now()
-    due = Q(status=BatchStatus.RETRYING, next_attempt_at__lte=now) | Q(
-        status=BatchStatus.PENDING, created_at__lte=now - datetime.timedelta(minutes=10)
-    )
-    return list(WithdrawalNotice.objects.filter(due).order_by("pk").values_list("pk", flat=True))
+    return attempts_due(WithdrawalNotice.objects.all(), now=now)
