@@ -59,6 +59,8 @@ PROFILE_FIELDS = ("first_name", "last_name", "city", "postcode", "country", "lan
 BEST_HOUR_CHANNELS = (Channel.EMAIL, Channel.SMS)
 # Batch numbers of a run sent at best hours: (k × SLOTS + slot) × variants + variant, slot 0 sent at once.
 SLOTS = 25
+# A run planning this many deliveries or more refreshes the deliveries' statistics (PostgreSQL).
+ANALYZE_AFTER = 10_000
 
 
 # ---------------------------------------------------------------------------
@@ -162,8 +164,8 @@ def _snapshot(
     now: datetime.datetime,
     profile_ids: list[int] | None = None,
     hour_starts: dict[int, datetime.datetime | None] | None = None,
-) -> None:
-    """One Delivery per member of the campaign's segments, in one INSERT … SELECT.
+) -> int:
+    """One Delivery per member of the campaign's segments, in one INSERT … SELECT; returns how many.
 
     Each member is held out when the campaign's own bucket puts them in its
     control group, or when they are in the control group of one of its
@@ -186,7 +188,7 @@ def _snapshot(
     deliveries, members = quote(Delivery._meta.db_table), quote(SegmentMembership._meta.db_table)
     segment_ids = list(campaign.segments.values_list("pk", flat=True))
     if not segment_ids and profile_ids is None:
-        return
+        return 0
     variants = campaign_variants(campaign)
     postgres = connection.vendor == "postgresql"
     # As the ORM writes it (SQLite keeps text: the same text compares equal, and sorts, with ORM values).
@@ -294,6 +296,7 @@ def _snapshot(
                 *planned_params,
             ],
         )
+        return cursor.rowcount
 
 
 def _consent_apply(*, run: CampaignRun, channel: str, deliveries: Q) -> int:
@@ -428,7 +431,12 @@ def campaign_run_plan(*, run: CampaignRun, now: datetime.datetime | None = None)
     hour_starts = None
     if run.campaign.send_at_best_hour:
         hour_starts = best_hour_starts(now=now, window_hours=run.campaign.best_hour_window_hours)
-    _snapshot(run=run, now=now, hour_starts=hour_starts)
+    planned = _snapshot(run=run, now=now, hour_starts=hour_starts)
+    if planned >= ANALYZE_AFTER and connection.vendor == "postgresql":
+        # The run's rows are new to the planner's statistics, which then take "this run" for a handful of
+        # rows and filter all of them for each batch's 500 (230 ms a batch at 1,000,000 instead of 1 ms).
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(Delivery._meta.db_table)}")
     for channel in {variant.channel for variant in campaign_variants(run.campaign)}:
         _pressure_apply(run=run, channel=channel, now=now)
     removal_ids = audience_run_sync(run=run, now=now)
