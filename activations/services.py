@@ -638,11 +638,23 @@ def _cancelled_apply(*, run: CampaignRun, deliveries: Q) -> int:
     )
 
 
-def _run_finish_if_done(*, run: CampaignRun, now: datetime.datetime) -> None:
-    open_batches = DeliveryBatch.objects.filter(run=run, status__in=(BatchStatus.PENDING, BatchStatus.RETRYING))
-    CampaignRun.objects.filter(pk=run.pk, status=RunStatus.SENDING).exclude(Exists(open_batches)).update(
-        status=RunStatus.FINISHED, finished_at=now
+def campaign_runs_finish(*, runs: QuerySet[CampaignRun], now: datetime.datetime | None = None) -> int:
+    """Runs still sending whose batches are all done or failed are finished; returns how many."""
+    open_batches = DeliveryBatch.objects.filter(
+        run=OuterRef("pk"), status__in=(BatchStatus.PENDING, BatchStatus.RETRYING)
     )
+    return (
+        runs.filter(status=RunStatus.SENDING)
+        .exclude(Exists(open_batches))
+        .update(status=RunStatus.FINISHED, finished_at=now or timezone.now())
+    )
+
+
+def _run_finish_if_done(*, run: CampaignRun, now: datetime.datetime) -> None:
+    # The run's row is locked first: two workers ending the last two batches at once would each see the
+    # other's batch still open and neither would finish the run. The second now waits, then sees both done.
+    CampaignRun.objects.select_for_update().filter(pk=run.pk).first()
+    campaign_runs_finish(runs=CampaignRun.objects.filter(pk=run.pk), now=now)
 
 
 def delivery_batches_due(*, now: datetime.datetime | None = None, stale_after: int = 600, every: int = 60) -> list[int]:

@@ -3,9 +3,10 @@
 from celery import shared_task
 
 from activations.audiences import audience_removal_send, audience_removals_due
-from activations.models import BatchStatus, RunStatus
+from activations.models import BatchStatus, CampaignRun, RunStatus
 from activations.services import (
     campaign_run_plan,
+    campaign_runs_finish,
     delivery_batch_send,
     delivery_batches_due,
     run_batches_ready,
@@ -21,8 +22,6 @@ COUNTDOWN_MAX = 600
 @shared_task(name="activations.tasks.campaign_run_task")
 def campaign_run_task(run_id: int) -> int:
     """Plan the run, then queue its batches due now; returns how many were queued."""
-    from activations.models import CampaignRun
-
     run = campaign_run_plan(run=CampaignRun.objects.get(pk=run_id))
     if run.status != RunStatus.SENDING:
         return 0
@@ -49,7 +48,11 @@ def delivery_batch_send_task(batch_id: int) -> str:
 
 @shared_task(name="activations.tasks.delivery_batches_due_task")
 def delivery_batches_due_task() -> int:
-    """Every minute (beat): queue the batches and withdrawal notices whose retry is due, or whose message was lost."""
+    """Every minute (beat): queue the batches and withdrawal notices whose retry is due, or whose message was lost.
+
+    Also finishes the runs whose batches are all done, should a crash have left one sending.
+    """
+    campaign_runs_finish(runs=CampaignRun.objects.all())
     due = delivery_batches_due()
     for batch_id in due:
         delivery_batch_send_task.delay(batch_id)

@@ -4,8 +4,9 @@ import pytest
 from django.test import override_settings
 from standardwebhooks.webhooks import Webhook
 
-from activations.models import BatchStatus, CampaignRun, Delivery, DeliveryStatus, PressureCap, RunStatus
+from activations.models import BatchStatus, CampaignRun, Delivery, DeliveryBatch, DeliveryStatus, PressureCap, RunStatus
 from activations.services import campaign_run_counts, delivery_batch_send
+from activations.tasks import delivery_batches_due_task
 from profiles.services import consent_record
 from tests.activations.campaigns import SECRET, audience, campaign_to, run_planned, segment_of, send_all, webhook
 from tests.activations.conftest import Answer
@@ -321,3 +322,14 @@ def test_a_run_failing_past_the_threshold_alerts_the_staff_once(receiver, settin
     assert mailoutbox[0].to == ["ops@example.fr"]
     home = admin_client.get("/admin/").content.decode()
     assert "Campaign runs with many failures" in home and "4 of 8 deliveries failed." in home
+
+
+def test_the_sweeper_finishes_a_run_whose_batches_are_all_done(receiver):
+    audience(4, consented=4)
+    run = run_planned(campaign_to(webhook(receiver.url), segment_of("Lyon")))
+    DeliveryBatch.objects.filter(run=run).update(status=BatchStatus.DONE)  # as a crash between the two would leave it
+
+    delivery_batches_due_task()
+
+    run.refresh_from_db()
+    assert run.status == RunStatus.FINISHED and run.finished_at is not None
