@@ -8,7 +8,9 @@ reads small tables. It runs from Celery beat (``reporting.tasks``).
 import datetime
 import hashlib
 import time
+from collections.abc import Iterable
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -96,76 +98,26 @@ def campaign_attribution_set(*, campaign_id: int, window_days: int) -> CampaignA
     return settings
 
 
+def _table_rebuild(
+    model: Any, rows: Iterable[dict[str, Any]], *, money_fields: frozenset[str] = frozenset({"revenue"})
+) -> None:
+    """Replace every row of an aggregate table by ``rows`` (dicts keyed by column; money made Decimal)."""
+    columns = {field.attname for field in model._meta.concrete_fields if not field.primary_key}
+    model.objects.all().delete()
+    model.objects.bulk_create(
+        [model(**{name: money(row[name]) if name in money_fields else row[name] for name in columns}) for row in rows],
+        batch_size=2000,
+    )
+
+
 @transaction.atomic
 def reporting_refresh(*, now: datetime.datetime | None = None) -> RefreshLog:
     """Rebuild the aggregate tables (days of campaigns, attribution per model, test groups) from the raw rows."""
     started = time.monotonic()
-    CampaignDay.objects.all().delete()
-    CampaignDay.objects.bulk_create(
-        [
-            CampaignDay(
-                campaign_id=row["campaign_id"],
-                channel=row["channel"],
-                destination_id=row["destination_id"],
-                day=row["day"],
-                sends=row["sends"],
-                delivered=row["delivered"],
-                failed=row["failed"],
-                clickers=row["clickers"],
-                clicks=row["clicks"],
-                openers=row["openers"],
-                cost=money(row["cost"]),
-            )
-            for row in sql.campaign_days()
-        ],
-        batch_size=2000,
-    )
-    AttributionDay.objects.all().delete()
-    AttributionDay.objects.bulk_create(
-        [
-            AttributionDay(
-                campaign_id=row["campaign_id"],
-                channel=row["channel"],
-                day=row["day"],
-                model=row["model"],
-                conversions=row["conversions"],
-                revenue=money(row["revenue"]),
-            )
-            for row in sql.attribution_days()
-        ],
-        batch_size=2000,
-    )
-    UpliftGroup.objects.all().delete()
-    UpliftGroup.objects.bulk_create(
-        [
-            UpliftGroup(
-                campaign_id=row["campaign_id"],
-                is_control=row["is_control"],
-                arm_id=row["arm_id"],
-                profiles=row["profiles"],
-                converters=row["converters"],
-                conversions=row["conversions"],
-                revenue=money(row["revenue"]),
-                revenue_squares=row["revenue_squares"],
-            )
-            for row in sql.uplift_groups()
-        ],
-        batch_size=2000,
-    )
-    UpliftDay.objects.all().delete()
-    UpliftDay.objects.bulk_create(
-        [
-            UpliftDay(
-                campaign_id=row["campaign_id"],
-                is_control=row["is_control"],
-                day=row["day"],
-                conversions=row["conversions"],
-                revenue=money(row["revenue"]),
-            )
-            for row in sql.uplift_days()
-        ],
-        batch_size=2000,
-    )
+    _table_rebuild(CampaignDay, sql.campaign_days(), money_fields=frozenset({"cost"}))
+    _table_rebuild(AttributionDay, sql.attribution_days())
+    _table_rebuild(UpliftGroup, sql.uplift_groups())
+    _table_rebuild(UpliftDay, sql.uplift_days())
     kpis_refresh(now=now)
     return RefreshLog.objects.create(seconds=time.monotonic() - started)
 
