@@ -278,7 +278,8 @@ class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
         return False
 
     def has_merge_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perms(["profiles.change_profile", "profiles.delete_profile"])
+        # Not "delete": merging keeps the person's data, so it is allowed apart from erasing it.
+        return request.user.has_perms(["profiles.change_profile", "profiles.merge_profile"])
 
     @admin.display(description=_("name"), ordering="last_name")
     def name(self, profile: Profile) -> str:
@@ -349,7 +350,7 @@ class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
         return {
             "can_record_consent": request.user.has_perm("profiles.add_consentrecord"),
             "can_change_privacy": request.user.has_perm("profiles.change_profile"),
-            "can_erase": request.user.has_perm("profiles.delete_profile"),
+            "can_erase": request.user.has_perm("profiles.erase_profile"),
             "consents": [
                 {
                     "state": state,
@@ -509,7 +510,7 @@ class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
         )
 
     def gdpr_erase_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        profile = self._profile_or_redirect(request, object_id, "profiles.delete_profile")
+        profile = self._profile_or_redirect(request, object_id, "profiles.erase_profile")
         if isinstance(profile, HttpResponse):
             return profile
         form = PrivacyRequestForm(request.POST or None)

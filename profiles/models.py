@@ -97,6 +97,12 @@ class Profile(models.Model):
         verbose_name = _("profile")
         verbose_name_plural = _("profiles")
         indexes = [models.Index(fields=["last_name", "first_name"])]
+        # Merging and erasing both remove a profile, but only erasure loses the person's data: apart, a
+        # marketer may merge duplicates without being able to erase anyone. The plain delete is not offered.
+        permissions = [
+            ("merge_profile", "Can merge profiles of the same person"),
+            ("erase_profile", "Can erase a person's personal data (GDPR)"),
+        ]
 
     def __str__(self) -> str:
         name = f"{self.first_name} {self.last_name}".strip()
