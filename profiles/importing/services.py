@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from profiles.importing.mapping import mapping_check, mapping_guess
-from profiles.importing.parsing import ParsedRow, Rejection, row_parse
+from profiles.importing.parsing import ParsedRow, Rejection, RowChecker
 from profiles.importing.reading import CsvLayout, ImportFileError, csv_layout_detect, csv_rows
 from profiles.models import ImportRejection, ImportStatus, MergeReason, ProfileImport
 from profiles.services import IdentityConflict, consent_record, profile_resolve, profile_update
@@ -150,9 +150,10 @@ def _parsed_rows(
     size = run.profile_import.file_size
     counting = _CountingReader(stream)
     buffered = io.BufferedReader(counting, buffer_size=1 << 16)
+    row_check = RowChecker(layout.header, mapping)
     for count, (line, cells) in enumerate(csv_rows(buffered, layout), start=1):
         run.profile_import.rows_read = count
-        parsed = row_parse(line, cells, layout.header, mapping)
+        parsed = row_check(line, cells)
         if isinstance(parsed, list):
             run.reject(parsed)
         else:

@@ -107,3 +107,81 @@ def test_the_phone_shortcut_agrees_with_the_phone_library(region):
             except ValidationError:
                 ours = None
         assert ours == by_the_library(raw), raw
+
+
+def test_the_compiled_validity_check_agrees_with_the_phone_library_in_every_region():
+    import random
+
+    import phonenumbers
+
+    from profiles.normalisation import _national_number_check
+
+    rng = random.Random(11)
+    compared = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        check = _national_number_check(region)
+        if check is None:
+            continue  # a country code shared by several regions: the library decides
+        country = phonenumbers.country_code_for_region(region)
+        examples = [phonenumbers.example_number_for_type(region, kind) for kind in range(12)]
+        nationals = [phonenumbers.national_significant_number(number) for number in examples if number is not None]
+        nationals = [national for national in nationals if not national.startswith("0")]
+        for _attempt in range(400):
+            if nationals and rng.random() < 0.5:
+                # A valid number with a digit changed, added or taken away: near the patterns' edges.
+                digits = list(rng.choice(nationals))
+                position = rng.randrange(len(digits))
+                change = rng.choice(["replace", "insert", "delete", "none"])
+                if change == "replace":
+                    digits[position] = rng.choice("0123456789")
+                elif change == "insert":
+                    digits.insert(position, rng.choice("0123456789"))
+                elif change == "delete" and len(digits) > 1:
+                    del digits[position]
+                national = "".join(digits)
+            else:
+                national = str(rng.randint(1, 9)) + "".join(
+                    rng.choice("0123456789") for _digit in range(rng.randint(0, 16))
+                )
+            if national.startswith("0"):
+                continue
+            number = phonenumbers.PhoneNumber(country_code=country, national_number=int(national))
+            assert check(national) == phonenumbers.is_valid_number(number), (region, national)
+            compared += 1
+    assert compared > 50_000
+
+
+@pytest.mark.parametrize("region", ["FR", "BE", "CH"])
+def test_international_numbers_in_the_usual_shapes_agree_with_the_phone_library(region):
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(region)
+    regions = sorted(phonenumbers.SUPPORTED_REGIONS)
+    for _attempt in range(3_000):
+        other = rng.choice(regions)
+        country = phonenumbers.country_code_for_region(other)
+        example = phonenumbers.example_number_for_type(other, rng.choice([0, 1]))
+        if example is None:
+            continue
+        digits = list(phonenumbers.national_significant_number(example))
+        if rng.random() < 0.5:
+            digits[rng.randrange(len(digits))] = rng.choice("0123456789")
+        national = "".join(digits)
+        raw = rng.choice([f"+{country} {national}", f"00{country}{national}", f"+{country}.{national}", f"0{national}"])
+        try:
+            number = phonenumbers.parse("+" + raw[2:] if raw.startswith("00") else raw, region)
+            expected = (
+                phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+                if phonenumbers.is_valid_number(number)
+                else None
+            )
+        except phonenumbers.NumberParseException:
+            expected = None
+        with override_settings(CDP_DEFAULT_PHONE_REGION=region):
+            try:
+                ours = normalise_identifier("phone", raw)
+            except ValidationError:
+                ours = None
+        assert ours == expected, raw
