@@ -34,7 +34,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 DJANGO_APPS = [
-    "django.contrib.admin",
+    "cdp.admin_site.CdpAdminConfig",  # django.contrib.admin, with the pages in a marketer's order
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

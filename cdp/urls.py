@@ -1,12 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.utils.translation import gettext_lazy as _
 
 from cdp.health import health
-
-admin.site.site_header = _("Customer data platform")
-admin.site.site_title = _("Customer data platform")
-admin.site.index_title = _("Your customers, segments and campaigns")
 
 urlpatterns = [
     path("health/", health, name="health"),
