@@ -21,6 +21,7 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --no-input
 	$(BIN)/python manage.py generate_demo_data --profiles 300 --if-empty
 	$(BIN)/python manage.py create_demo_segments --if-empty
+	$(BIN)/python manage.py create_demo_campaign --if-empty
 	$(BIN)/python manage.py ensure_admin
 	@echo "Starting the web server on http://$(HOST):$(PORT)/admin/, a Celery worker and beat (Ctrl-C stops all three)."
 	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
