@@ -7,14 +7,16 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.text import slugify
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from reporting import formatting
-from reporting.dashboard import Table, dashboard_tables, last_refresh
+from reporting.dashboard import Table, dashboard_tables
 from reporting.forms import DashboardFilterForm
 from reporting.models import CampaignAttribution, ConversionType, Dashboard
+from reporting.selectors import campaign_sent_exists, refresh_last
 
 
 def table_csv(table: Table) -> HttpResponse:
@@ -28,6 +30,10 @@ def table_csv(table: Table) -> HttpResponse:
     for row in table.rows:
         writer.writerow([formatting.csv_value(row.get(column.key), column.kind) for column in table.columns])
     return response
+
+
+def _url_if_allowed(request: HttpRequest, permission: str, name: str) -> str:
+    return reverse(name) if request.user.has_perm(permission) else ""
 
 
 @admin.register(Dashboard)
@@ -46,7 +52,8 @@ class DashboardAdmin(admin.ModelAdmin):
             raise PermissionDenied
         form = DashboardFilterForm(request.GET or None)
         filters = form.filters()
-        tables = dashboard_tables(filters)
+        campaigns_sent = campaign_sent_exists()
+        tables = dashboard_tables(filters, campaigns_sent=campaigns_sent)
         export = request.GET.get("export")
         if export:
             for table in tables:
@@ -61,7 +68,12 @@ class DashboardAdmin(admin.ModelAdmin):
             "form": form,
             "tables": tables,
             "query": query.urlencode(),
-            "refreshed": last_refresh(),
+            "refreshed": refresh_last(),
+            "campaigns_sent": campaigns_sent,
+            "campaigns_url": _url_if_allowed(
+                request, "activations.view_campaign", "admin:activations_campaign_changelist"
+            ),
+            "campaign_add_url": _url_if_allowed(request, "activations.add_campaign", "admin:activations_campaign_add"),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/reporting/dashboard.html", context)

@@ -18,7 +18,6 @@ from django.utils.translation import gettext_lazy
 from profiles.models import Channel
 from reporting import formatting, kpis
 from reporting.charts import bar_chart, line_chart
-from reporting.models import RefreshLog
 from reporting.selectors import (
     ReportFilters,
     campaign_uplift,
@@ -36,6 +35,32 @@ class Column:
     kind: str = "text"  # text, int, float, ratio, percent, money, date
 
 
+@dataclass(frozen=True)
+class Figure:
+    label: Promise | str
+    value: str
+
+
+@dataclass
+class UpliftCard:
+    """One comparison of a test in words: its verdict first, its key figures, and the rest for who wants it."""
+
+    title: str
+    headline: str
+    tone: str  # "positive", "negative" (significant either way) or "neutral"
+    explanation: str
+    groups: tuple[str, str]  # the group's name and the reference's
+    side_by_side: list[tuple[Promise | str, str, str]]  # (figure, the group's value, the reference's)
+    figures: list[Figure]
+    details: list[Figure]
+
+
+@dataclass
+class CardGroup:
+    campaign: str
+    cards: list[UpliftCard]
+
+
 @dataclass
 class Table:
     name: str
@@ -44,14 +69,30 @@ class Table:
     rows: list[dict[str, Any]] = field(default_factory=list)
     chart: str = ""
     note: Promise | str = ""
+    # The columns a marketer reads first (keys); the page shows the others under "All figures", the CSV has all.
+    summary: tuple[str, ...] = ()
+    # Drawn instead of the table on the page (uplift): the CSV still has one row per comparison.
+    card_groups: list[CardGroup] = field(default_factory=list)
 
-    def cells(self) -> list[list[tuple[str, bool]]]:
+    def cells(self, columns: list[Column] | None = None) -> list[list[tuple[str, bool]]]:
         """Each row's cells as (text for the reader, right-aligned)."""
         currency = settings.CDP_DEFAULT_CURRENCY
+        columns = self.columns if columns is None else columns
         return [
-            [(formatting.cell(row.get(c.key), c.kind, currency), c.kind not in ("text", "date")) for c in self.columns]
+            [(formatting.cell(row.get(c.key), c.kind, currency), c.kind not in ("text", "date")) for c in columns]
             for row in self.rows
         ]
+
+    def summary_columns(self) -> list[Column]:
+        if not self.summary:
+            return self.columns
+        return [column for column in self.columns if column.key in self.summary]
+
+    def summary_cells(self) -> list[list[tuple[str, bool]]]:
+        return self.cells(self.summary_columns())
+
+    def has_more_columns(self) -> bool:
+        return len(self.summary_columns()) < len(self.columns)
 
 
 def _channel_name(channel: str) -> str:
@@ -71,6 +112,10 @@ ROI_COLUMNS = [
     Column("incremental_roi", gettext_lazy("Incremental ROI"), "percent"),
     Column("cost_per_acquisition", gettext_lazy("Cost per acquisition"), "money"),
 ]
+
+
+# What a marketer reads first in an ROI table; the other columns are under "All figures" (and in the CSV).
+ROI_SUMMARY = ("campaign", "channel", "period", "cost", "sends", "conversions", "revenue", "incremental_revenue", "roi")
 
 
 def _roi_values(row: Any) -> dict[str, Any]:
@@ -101,6 +146,7 @@ def roi_tables(filters: ReportFilters) -> list[Table]:
             "ROI = (revenue − cost) / cost. Attributed revenue follows the attribution model chosen; incremental "
             "revenue is what the people sent to bought beyond the control group."
         ),
+        summary=ROI_SUMMARY,
     )
     by_campaign.chart = bar_chart(
         [row.label for row in campaigns],
@@ -117,6 +163,7 @@ def roi_tables(filters: ReportFilters) -> list[Table]:
         gettext_lazy("ROI per channel"),
         [Column("channel", gettext_lazy("Channel")), *ROI_COLUMNS],
         [{"channel": _channel_name(row.key), **_roi_values(row)} for row in channels],
+        summary=ROI_SUMMARY,
     )
     periods = roi_rows(filters, by="period")
     by_period = Table(
@@ -124,6 +171,7 @@ def roi_tables(filters: ReportFilters) -> list[Table]:
         gettext_lazy("ROI over time"),
         [Column("period", gettext_lazy("Period"), "date"), Column("channel", gettext_lazy("Channel")), *ROI_COLUMNS],
         [{"period": row.key[0], "channel": _channel_name(row.key[1]), **_roi_values(row)} for row in periods],
+        summary=ROI_SUMMARY,
     )
     totals: dict[datetime.date, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for row in periods:
@@ -145,6 +193,129 @@ def _verdict(comparison: Any) -> str:
     if comparison.p_value is None:
         return _("not enough data to test")
     return _("significant") if comparison.significant else _("not significant")
+
+
+def _signed(text: str, value: float) -> str:
+    return f"+{text}" if value > 0 and not text.startswith("+") else text
+
+
+def _points(difference: float | None) -> str:
+    """A difference of two rates in percentage points, signed: +2.1."""
+    if difference is None:
+        return "–"
+    return _signed(formatting.number(difference * 100, 1), difference)
+
+
+def _p_value(p_value: float) -> str:
+    if p_value < 0.001:
+        return "< " + formatting.number(0.001, 3)
+    return formatting.number(p_value, 3)
+
+
+def _interval(low: Any, high: Any, fmt: Any) -> str:
+    if low is None or high is None:
+        return "–"
+    return _("%(low)s to %(high)s") % {"low": fmt(low), "high": fmt(high)}
+
+
+def uplift_card(line: Any) -> UpliftCard:
+    """The words and figures of one comparison (UpliftLine): the verdict on the conversion rate first."""
+    currency = settings.CDP_DEFAULT_CURRENCY
+    rate, revenue = line.rate, line.revenue
+    lift = _points(rate.difference)
+    if rate.p_value is None:
+        headline = _("Not enough people to test the difference yet")
+        tone = "neutral"
+        explanation = _("Each group needs more people, and some conversions, before a test can tell.")
+    elif rate.significant:
+        headline = _("%(lift)s conversion points, significant (p = %(p)s)") % {
+            "lift": lift,
+            "p": _p_value(rate.p_value),
+        }
+        tone = "positive" if rate.difference > 0 else "negative"
+        explanation = _(
+            "%(group)s converted at %(group_rate)s against %(reference_rate)s for %(reference)s: a gap this large "
+            "is very unlikely to be chance."
+        ) % {
+            "group": line.treatment.label,
+            "group_rate": formatting.percent(rate.treatment),
+            "reference": line.control.label,
+            "reference_rate": formatting.percent(rate.control),
+        }
+    else:
+        headline = _("No significant difference (p = %(p)s)") % {"p": _p_value(rate.p_value)}
+        tone = "neutral"
+        explanation = _(
+            "The gap seen (%(lift)s points) could be chance: wait for more conversions or compare larger groups."
+        ) % {"lift": lift}
+
+    def money(value: Any) -> str:
+        return formatting.money(value, currency)
+
+    def signed_money(value: Any) -> str:
+        return _signed(money(value), float(value))
+
+    def signed_percent(value: Any) -> str:
+        return "–" if value is None else _signed(formatting.percent(value), float(value))
+
+    return UpliftCard(
+        title=_("%(group)s against %(reference)s") % {"group": line.treatment.label, "reference": line.control.label},
+        headline=headline,
+        tone=tone,
+        explanation=explanation,
+        groups=(line.treatment.label, line.control.label),
+        side_by_side=[
+            (
+                gettext_lazy("People"),
+                formatting.number(line.treatment.profiles),
+                formatting.number(line.control.profiles),
+            ),
+            (
+                gettext_lazy("Conversion rate"),
+                formatting.percent(rate.treatment),
+                formatting.percent(rate.control),
+            ),
+            (
+                gettext_lazy("Revenue per person"),
+                money(line.treatment.revenue_per_profile),
+                money(line.control.revenue_per_profile),
+            ),
+        ],
+        figures=[
+            Figure(
+                gettext_lazy("Lift"),
+                _("%(lift)s points (95 %% interval: %(interval)s)")
+                % {"lift": lift, "interval": _interval(rate.low, rate.high, _points)},
+            ),
+            Figure(gettext_lazy("Incremental conversions"), formatting.number(line.incremental_conversions, 1)),
+            Figure(gettext_lazy("Incremental revenue"), signed_money(line.incremental_revenue)),
+        ],
+        details=[
+            Figure(gettext_lazy("Relative lift"), signed_percent(rate.relative)),
+            Figure(
+                gettext_lazy("p-value (conversion rate)"),
+                "–" if rate.p_value is None else formatting.number(rate.p_value, 4),
+            ),
+            Figure(
+                gettext_lazy("People who converted"),
+                f"{formatting.number(line.treatment.converters)} / {formatting.number(line.control.converters)}",
+            ),
+            Figure(
+                gettext_lazy("Conversions"),
+                f"{formatting.number(line.treatment.conversions)} / {formatting.number(line.control.conversions)}",
+            ),
+            Figure(
+                gettext_lazy("Revenue lift per person"),
+                _("%(lift)s (95 %% interval: %(interval)s)")
+                % {"lift": signed_money(revenue.difference), "interval": _interval(revenue.low, revenue.high, money)},
+            ),
+            Figure(
+                gettext_lazy("p-value (Welch)"),
+                "–" if revenue.p_value is None else formatting.number(revenue.p_value, 4),
+            ),
+            Figure(gettext_lazy("Revenue lift"), _verdict(revenue)),
+        ],
+    )
 
 
 def uplift_table(filters: ReportFilters) -> Table:
@@ -183,6 +354,8 @@ def uplift_table(filters: ReportFilters) -> Table:
     for campaign in campaigns_for_report(filters):
         uplift = campaign_uplift(campaign=campaign)
         lines = [line for line in [uplift.overall, *uplift.arms, *uplift.arms_against_each_other] if line]
+        if lines:
+            table.card_groups.append(CardGroup(campaign.name, [uplift_card(line) for line in lines]))
         for line in lines:
             table.rows.append(
                 {
@@ -446,9 +619,11 @@ def _members_by_day(segment: dict, days: list[str]) -> list[float | None]:
     return values
 
 
-def dashboard_tables(filters: ReportFilters) -> list[Table]:
+# The tables about campaigns: before the first send they would all be empty, and the page says what to do instead.
+CAMPAIGN_TABLES = frozenset({"roi_campaigns", "roi_channels", "roi_periods", "uplift", "delivery_quality", "pressure"})
+
+
+def dashboard_tables(filters: ReportFilters, *, campaigns_sent: bool = True) -> list[Table]:
+    if not campaigns_sent:
+        return [table for table in kpi_tables(filters) if table.name not in CAMPAIGN_TABLES]
     return [*roi_tables(filters), uplift_table(filters), quality_table(filters), *kpi_tables(filters)]
-
-
-def last_refresh() -> RefreshLog | None:
-    return RefreshLog.objects.order_by("-finished_at").first()

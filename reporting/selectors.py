@@ -14,9 +14,17 @@ from typing import Any
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
 
-from activations.models import Campaign, CampaignArm, Delivery
+from activations.models import Campaign, CampaignArm, CampaignRun, Delivery
 from reporting.links import target_with_utm
-from reporting.models import AttributionDay, AttributionModel, CampaignDay, TrackedLink, UpliftDay, UpliftGroup
+from reporting.models import (
+    AttributionDay,
+    AttributionModel,
+    CampaignDay,
+    RefreshLog,
+    TrackedLink,
+    UpliftDay,
+    UpliftGroup,
+)
 from reporting.stats import Comparison, means_compare, proportions_compare
 
 CENT = Decimal("0.01")
@@ -376,6 +384,16 @@ def campaign_uplift(*, campaign: Campaign) -> CampaignUplift:
             if line:
                 pairs.append(line)
     return CampaignUplift(campaign=campaign, overall=overall, arms=arms, arms_against_each_other=pairs)
+
+
+def refresh_last() -> RefreshLog | None:
+    """The last rebuild of the figures (None before the first)."""
+    return RefreshLog.objects.order_by("-finished_at").first()
+
+
+def campaign_sent_exists() -> bool:
+    """Whether any campaign has been run (sent, or at least planned) yet: before that the report is empty."""
+    return CampaignRun.objects.exists()
 
 
 def campaigns_for_report(filters: ReportFilters) -> list[Campaign]:

@@ -9,12 +9,15 @@ The story (November 2026, noon UTC):
 The email costs 100 € plus 0.10 € per send, the SMS 0.05 € per send.
 """
 
+from decimal import Decimal
+
 import pytest
 
+from activations.models import CampaignArm
 from reporting.services import reporting_refresh
 from tests.activations.conftest import receiver  # noqa: F401
 from tests.activations.smtp_server import smtp_server  # noqa: F401
-from tests.reporting.planted import at, campaign, click, delivery, purchase, run_of
+from tests.reporting.planted import at, campaign, click, delivery, people, purchase, run_of
 
 
 @pytest.fixture
@@ -33,3 +36,28 @@ def story(alice, bob, charlie):
     purchase(charlie, at(2), "30.00")
     reporting_refresh()
     return email, sms
+
+
+@pytest.fixture
+def black_friday():
+    """An A/B test with a control group: see tests/reporting/test_uplift.py for its figures."""
+    tested = campaign("Black Friday", "email", cost_per_send="0.50")
+    arm_b = CampaignArm.objects.create(campaign=tested, name="B: short subject", share_percent=Decimal("50"))
+    run = run_of(tested)
+    planned = at(1, 9)
+    for index, person in enumerate(people(100, "a")):
+        delivery(run, person, sent=at(1), planned=planned)
+        if index < 20:
+            purchase(person, at(3), "50.00")
+    for index, person in enumerate(people(100, "b")):
+        delivery(run, person, sent=at(1), planned=planned, arm=arm_b)
+        if index < 10:
+            purchase(person, at(3), "20.00")
+    for index, person in enumerate(people(100, "c")):
+        delivery(run, person, status="held_out", planned=planned)
+        if index < 8:
+            purchase(person, at(3), "30.00")
+    # A purchase before the campaign is outside its window.
+    purchase(people(1, "late")[0], at(1, 8), "999.00")
+    reporting_refresh()
+    return tested

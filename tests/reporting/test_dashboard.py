@@ -96,3 +96,55 @@ def test_the_segment_filter_keeps_the_campaigns_sent_to_it(staff, story):
 
     assert [row["campaign"] for row in tables["roi_campaigns"].rows] == ["Spring email"]
     assert [row["channel"] for row in tables["roi_channels"].rows] == ["Email"]
+
+
+def test_each_comparison_of_a_test_is_a_card_that_says_the_result_in_words(staff, black_friday):
+    html = staff.get(URL).content.decode()
+
+    uplift = html.split('id="uplift"')[1].split('class="reporting-section')[0]
+    assert uplift.count('class="reporting-card ') == 4  # everyone, A and B against the control group, A against B
+    # Everyone sent to: 15 % against 8 %, p = 0.0857.
+    assert "Everyone sent to against Control group" in uplift
+    assert "No significant difference (p = 0.086)" in uplift and "+7.0 points (95 % interval: -0.3 to +14.3)" in uplift
+    # A: 20 % against 8 %, z = 2.445.
+    assert '<div class="reporting-card positive">' in uplift
+    assert "+12.0 conversion points, significant (p = 0.014)" in uplift
+    assert "Campaign&#x27;s own message against B: short subject" in uplift  # the variants between them
+    assert uplift.count("<details") == 4 and "p-value (Welch)" in uplift
+    assert "<table>" in uplift and '<th scope="col">Relative lift' not in uplift  # no 21-column table
+
+
+def test_roi_tables_show_the_main_columns_and_keep_the_others_in_details(staff, story):
+    html = staff.get(URL).content.decode()
+
+    section = html.split('id="roi_campaigns"')[1].split("<details")[0]
+    shown = [cell.split(">", 1)[1].split("<")[0] for cell in section.split('<th scope="col"')[1:]]
+    assert shown == [
+        "Campaign", "Cost", "Sends", "Conversions", "Attributed revenue", "Incremental revenue", "ROI",
+    ]  # fmt: skip
+    assert "All figures (12 columns)" in html.split('id="roi_campaigns"')[1].split('id="roi_channels"')[0]
+
+
+def test_the_csv_keeps_every_column_of_the_uplift_and_roi_tables(staff, black_friday):
+    uplift = list(csv.reader(io.StringIO(staff.get(URL, {"export": "uplift"}).content.decode("utf-8-sig"))))
+    roi = list(csv.reader(io.StringIO(staff.get(URL, {"export": "roi_campaigns"}).content.decode("utf-8-sig"))))
+
+    assert len(uplift[0]) == 21 and len(uplift) == 1 + 4
+    assert len(roi[0]) == 12 and roi[0][-1] == "Cost per acquisition"
+
+
+def test_before_any_campaign_the_dashboard_says_what_to_do(staff, alice):
+    html = staff.get(URL).content.decode()
+
+    assert 'id="no-campaign"' in html and "No campaign has been sent yet" in html
+    assert 'href="/admin/activations/campaign/add/"' in html and 'href="/admin/activations/campaign/"' in html
+    for section in ("roi_campaigns", "roi_channels", "roi_periods", "uplift", "delivery_quality", "pressure"):
+        assert f'id="{section}"' not in html
+    assert 'id="opt_in"' in html and "reporting-chart" not in html  # the customer figures stay, no empty chart
+
+
+def test_an_empty_table_draws_no_chart(staff, story):
+    html = staff.get(URL, {"channel": "push"}).content.decode()
+
+    roi = html.split('id="roi_campaigns"')[1].split('id="roi_channels"')[0]
+    assert "Nothing in this period." in roi and "reporting-chart" not in roi and 'id="no-campaign"' not in html

@@ -1,4 +1,4 @@
-"""Uplift against the control group on a planted test, with the statistics worked out by hand.
+"""Uplift against the control group on a planted test (``black_friday``), with the statistics worked out by hand.
 
 300 people were planned on 1 November: 100 held out (control), 100 sent the campaign's own message (A) and
 100 sent variant B. On the 3rd, 20 of A bought for 50 €, 10 of B for 20 €, 8 of the control group for 30 €.
@@ -10,40 +10,13 @@ from decimal import Decimal
 import pytest
 from scipy.stats import t as student_t
 
-from activations.models import CampaignArm
 from reporting.selectors import ReportFilters, campaign_uplift, roi_rows
-from reporting.services import reporting_refresh
-from tests.reporting.planted import at, campaign, delivery, people, purchase, run_of
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def test_campaign():
-    tested = campaign("Black Friday", "email", cost_per_send="0.50")
-    arm_b = CampaignArm.objects.create(campaign=tested, name="B: short subject", share_percent=Decimal("50"))
-    run = run_of(tested)
-    planned = at(1, 9)
-    for index, person in enumerate(people(100, "a")):
-        delivery(run, person, sent=at(1), planned=planned)
-        if index < 20:
-            purchase(person, at(3), "50.00")
-    for index, person in enumerate(people(100, "b")):
-        delivery(run, person, sent=at(1), planned=planned, arm=arm_b)
-        if index < 10:
-            purchase(person, at(3), "20.00")
-    for index, person in enumerate(people(100, "c")):
-        delivery(run, person, status="held_out", planned=planned)
-        if index < 8:
-            purchase(person, at(3), "30.00")
-    # A purchase before the campaign is outside its window.
-    purchase(people(1, "late")[0], at(1, 8), "999.00")
-    reporting_refresh()
-    return tested
-
-
-def test_conversion_rate_lift_with_the_two_proportion_z_test(test_campaign):
-    line = campaign_uplift(campaign=test_campaign).overall
+def test_conversion_rate_lift_with_the_two_proportion_z_test(black_friday):
+    line = campaign_uplift(campaign=black_friday).overall
 
     # Treatment 30 / 200 = 0.15, control 8 / 100 = 0.08.
     pooled = 38 / 300
@@ -63,8 +36,8 @@ def test_conversion_rate_lift_with_the_two_proportion_z_test(test_campaign):
     assert line.incremental_conversions == pytest.approx(14.0)  # 0.07 × 200
 
 
-def test_revenue_per_person_lift_with_welch_t_test(test_campaign):
-    line = campaign_uplift(campaign=test_campaign).overall
+def test_revenue_per_person_lift_with_welch_t_test(black_friday):
+    line = campaign_uplift(campaign=black_friday).overall
 
     # Treatment: 1,200 € over 200 people (mean 6), 20 × 50² + 10 × 20² = 54,000 summed squares.
     # Control: 240 € over 100 (mean 2.4), 8 × 30² = 7,200.
@@ -84,8 +57,8 @@ def test_revenue_per_person_lift_with_welch_t_test(test_campaign):
     assert line.incremental_revenue == Decimal("720.00")  # 3.6 × 200
 
 
-def test_each_variant_against_the_control_group_and_against_each_other(test_campaign):
-    uplift = campaign_uplift(campaign=test_campaign)
+def test_each_variant_against_the_control_group_and_against_each_other(black_friday):
+    uplift = campaign_uplift(campaign=black_friday)
 
     own, variant_b = uplift.arms
     assert (own.treatment.label, own.treatment.converters, own.treatment.profiles) == (
@@ -102,7 +75,7 @@ def test_each_variant_against_the_control_group_and_against_each_other(test_camp
     assert a_against_b.rate.p_value == pytest.approx(0.0477, abs=1e-4) and a_against_b.rate.significant
 
 
-def test_incremental_revenue_and_its_roi_in_the_roi_report(test_campaign):
+def test_incremental_revenue_and_its_roi_in_the_roi_report(black_friday):
     [row] = roi_rows(ReportFilters(), by="campaign")
 
     # 1,200 € treated − 240 € control × (200 treated / 100 control) = 720 €; cost 200 sends × 0.50 = 100 €.
