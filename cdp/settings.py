@@ -55,6 +55,8 @@ LOCAL_APPS = [
     "activations",
     "reporting",
     "partners",
+    # Last: it reads every app's permissions to keep the roles (groups) in step after migrate.
+    "access",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

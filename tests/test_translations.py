@@ -17,7 +17,7 @@ PO_PATH = MESSAGES / "django.po"
 MO_PATH = MESSAGES / "django.mo"
 # What `manage.py makemessages` reads: the project's code and templates, not .venv, var or bench.
 SOURCE_FOLDERS = [
-    "cdp", "profiles", "scores", "segments", "activations", "reporting", "partners", "templates", "locale",
+    "cdp", "profiles", "scores", "segments", "activations", "reporting", "partners", "access", "templates", "locale",
 ]  # fmt: skip
 NAMED_PLACEHOLDER = re.compile(r"%\(\w+\)[#0 +-]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa]")
 
