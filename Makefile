@@ -23,6 +23,7 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py create_demo_segments --if-empty
 	$(BIN)/python manage.py create_demo_campaign --if-empty
 	$(BIN)/python manage.py ensure_admin
+	$(BIN)/python manage.py ensure_marketer
 	@echo "Starting the web server on http://$(HOST):$(PORT)/admin/, a Celery worker and beat (Ctrl-C stops all three)."
 	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
 
