@@ -3,20 +3,21 @@
 import csv
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.text import slugify
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
 from reporting import formatting
 from reporting.dashboard import Table, dashboard_tables
 from reporting.forms import DashboardFilterForm
 from reporting.models import CampaignAttribution, ConversionType, Dashboard
-from reporting.selectors import campaign_sent_exists, refresh_last
+from reporting.selectors import campaign_sent_exists, refresh_last, refresh_request_pending
+from reporting.services import reporting_refresh_request
 
 
 def table_csv(table: Table) -> HttpResponse:
@@ -47,6 +48,34 @@ class DashboardAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def get_urls(self) -> list[URLPattern]:
+        refresh = path("refresh/", self.admin_site.admin_view(self.refresh_view), name="reporting_dashboard_refresh")
+        return [refresh, *super().get_urls()]
+
+    def refresh_view(self, request: HttpRequest) -> HttpResponse:
+        """The "update the figures now" button: queue a reporting refresh, then back to the dashboard.
+
+        Whoever may read the dashboard may ask: an update changes no data, it only recomputes the figures
+        they already see, and clicks while one waits make one update.
+        """
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        reporting_refresh_request(requested_by=request.user.get_username())
+        self.message_user(
+            request,
+            gettext(
+                "The figures are being updated: this page shows them as soon as they are ready, usually within "
+                "a minute."
+            ),
+            messages.SUCCESS,
+        )
+        url = reverse("admin:reporting_dashboard_changelist")
+        # Back to the same filters; only the query string comes from the form, the address is ours.
+        query = QueryDict(request.POST.get("query", "")).urlencode()
+        return HttpResponseRedirect(f"{url}?{query}" if query else url)
+
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
@@ -69,6 +98,7 @@ class DashboardAdmin(admin.ModelAdmin):
             "tables": tables,
             "query": query.urlencode(),
             "refreshed": refresh_last(),
+            "refresh_pending": refresh_request_pending(),
             "campaigns_sent": campaigns_sent,
             "campaigns_url": _url_if_allowed(
                 request, "activations.view_campaign", "admin:activations_campaign_changelist"

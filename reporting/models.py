@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from activations.models import Campaign, Delivery
@@ -224,6 +225,25 @@ class RefreshLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.finished_at:%Y-%m-%d %H:%M}"
+
+
+class RefreshRequest(models.Model):
+    """A marketer's "update the figures now": the next reporting refresh starts it, then finishes it.
+
+    Until it finishes, the dashboard says the figures are being updated. A
+    refresh (asked for, or Celery beat's) serves every request waiting when it starts.
+    """
+
+    requested_at = models.DateTimeField(default=timezone.now)
+    requested_by = models.CharField(max_length=150, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["finished_at", "requested_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.requested_at:%Y-%m-%d %H:%M} {self.requested_by}"
 
 
 class Dashboard(models.Model):

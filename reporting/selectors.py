@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncDay, TruncMonth, TruncWeek
+from django.utils import timezone
 
 from activations.models import Campaign, CampaignArm, CampaignRun, Delivery
 from reporting.links import target_with_utm
@@ -21,6 +22,7 @@ from reporting.models import (
     AttributionModel,
     CampaignDay,
     RefreshLog,
+    RefreshRequest,
     TrackedLink,
     UpliftDay,
     UpliftGroup,
@@ -384,6 +386,31 @@ def campaign_uplift(*, campaign: Campaign) -> CampaignUplift:
             if line:
                 pairs.append(line)
     return CampaignUplift(campaign=campaign, overall=overall, arms=arms, arms_against_each_other=pairs)
+
+
+# A request that no refresh has served within this time is taken as lost (no worker running): the page stops
+# saying "updating" and offers the button again. Celery beat refreshes every 15 minutes.
+REFRESH_REQUEST_LOST_AFTER = datetime.timedelta(minutes=30)
+
+
+def refresh_request_pending(*, now: datetime.datetime | None = None) -> RefreshRequest | None:
+    """The oldest request for updating the figures that is waiting for a worker or running, if any."""
+    since = (now or timezone.now()) - REFRESH_REQUEST_LOST_AFTER
+    return (
+        RefreshRequest.objects.filter(finished_at__isnull=True, requested_at__gte=since)
+        .order_by("requested_at")
+        .first()
+    )
+
+
+def refresh_request_waiting(*, now: datetime.datetime | None = None) -> RefreshRequest | None:
+    """A request for updating the figures that no refresh has started yet, if any."""
+    since = (now or timezone.now()) - REFRESH_REQUEST_LOST_AFTER
+    return (
+        RefreshRequest.objects.filter(started_at__isnull=True, finished_at__isnull=True, requested_at__gte=since)
+        .order_by("requested_at")
+        .first()
+    )
 
 
 def refresh_last() -> RefreshLog | None:

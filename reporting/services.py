@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,6 +26,7 @@ from reporting.models import (
     KpiSnapshot,
     LinkClick,
     RefreshLog,
+    RefreshRequest,
     TrackedLink,
     UpliftDay,
     UpliftGroup,
@@ -110,16 +111,60 @@ def _table_rebuild(
     )
 
 
-@transaction.atomic
+# Any number the other advisory locks do not use: it names the reporting refresh.
+REFRESH_LOCK_KEY = 7_240_001
+# Requests finished longer ago than this are deleted by the next refresh.
+REFRESH_REQUESTS_KEPT = datetime.timedelta(days=7)
+
+
 def reporting_refresh(*, now: datetime.datetime | None = None) -> RefreshLog:
-    """Rebuild the aggregate tables (days of campaigns, attribution per model, test groups) from the raw rows."""
-    started = time.monotonic()
-    _table_rebuild(CampaignDay, sql.campaign_days(), money_fields=frozenset({"cost"}))
-    _table_rebuild(AttributionDay, sql.attribution_days())
-    _table_rebuild(UpliftGroup, sql.uplift_groups())
-    _table_rebuild(UpliftDay, sql.uplift_days())
-    kpis_refresh(now=now)
-    return RefreshLog.objects.create(seconds=time.monotonic() - started)
+    """Rebuild the aggregate tables (days of campaigns, attribution per model, test groups) from the raw rows.
+
+    The rebuild is one transaction. The refresh requests waiting when it starts
+    are marked started before it (committed at once outside a transaction, so the
+    dashboard says "updating"), and finished in it, with the new figures; a
+    failed rebuild puts them back to waiting, for the next refresh.
+    """
+    waiting = list(RefreshRequest.objects.filter(started_at__isnull=True).values_list("pk", flat=True))
+    RefreshRequest.objects.filter(pk__in=waiting).update(started_at=timezone.now())
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                # One rebuild at a time (beat's and a marketer's could meet): a second one waits for the first,
+                # instead of deleting the rows the first is writing and failing on its duplicates.
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK_KEY])
+            started = time.monotonic()
+            _table_rebuild(CampaignDay, sql.campaign_days(), money_fields=frozenset({"cost"}))
+            _table_rebuild(AttributionDay, sql.attribution_days())
+            _table_rebuild(UpliftGroup, sql.uplift_groups())
+            _table_rebuild(UpliftDay, sql.uplift_days())
+            kpis_refresh(now=now)
+            log = RefreshLog.objects.create(seconds=time.monotonic() - started)
+            RefreshRequest.objects.filter(pk__in=waiting).update(finished_at=log.finished_at)
+            RefreshRequest.objects.filter(finished_at__lt=log.finished_at - REFRESH_REQUESTS_KEPT).delete()
+    except Exception:
+        RefreshRequest.objects.filter(pk__in=waiting).update(started_at=None)
+        raise
+    return log
+
+
+def reporting_refresh_request(*, requested_by: str = "") -> RefreshRequest:
+    """Update the figures now: queue ``reporting_refresh_task`` once this transaction commits.
+
+    A request still waiting for a worker is returned as it is (a second click
+    queues nothing more); one asked while a refresh runs is queued, as that
+    refresh may have read the rows before the newest ones.
+    """
+    from reporting.selectors import refresh_request_waiting
+    from reporting.tasks import reporting_refresh_task
+
+    waiting = refresh_request_waiting()
+    if waiting is not None:
+        return waiting
+    request = RefreshRequest.objects.create(requested_by=requested_by)
+    transaction.on_commit(lambda: reporting_refresh_task.delay())
+    return request
 
 
 CUSTOMER_PERIOD_DAYS = 30
