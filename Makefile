@@ -8,6 +8,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/cdp_bench
 
+# The browser tests (tests/e2e) drive Debian's Chromium: never a browser downloaded by Playwright.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: run test test-postgres bench lint messages clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
@@ -16,6 +20,11 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 	touch $@
 
 install: $(BIN)/.installed
+
+$(CHROMIUM):
+	@echo "Installing Debian's chromium for the browser tests (tests/e2e)."
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
 
 run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --no-input
@@ -27,12 +36,12 @@ run: $(BIN)/.installed
 	@echo "Starting the web server on http://$(HOST):$(PORT)/admin/, a Celery worker and beat (Ctrl-C stops all three)."
 	PATH="$(CURDIR)/$(BIN):$$PATH" HOST=$(HOST) PORT=$(PORT) $(BIN)/honcho -f Procfile.dev start
 
-test: $(BIN)/.installed
+test: $(BIN)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run > /dev/null
 	$(BIN)/pytest
 
-test-postgres: $(BIN)/.installed
+test-postgres: $(BIN)/.installed $(CHROMIUM)
 	DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/cdp} $(BIN)/pytest
 
 bench: $(BIN)/.installed

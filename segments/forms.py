@@ -39,6 +39,9 @@ def rule_builder_texts() -> dict[str, str]:
         "choose_segment": gettext("— choose a segment —"),
         "no_segment": gettext("There is no other segment yet."),
         "value": gettext("value"),
+        # Read aloud for the number fields, whose "…" the words around them explain on screen.
+        "number_of_days": gettext("number of days"),
+        "number_of_times": gettext("number of times"),
         "and": gettext("and"),
         "days": gettext("days"),
         "from": gettext("from"),

@@ -386,7 +386,7 @@
     if (shape === "days") {
       return [
         // The operator's label holds the unit ("is in the last … days"): the number fills its "…".
-        this.input(node, "value", "number", { min: 1, step: 1, focus: path + ":value", className: "rb-short", placeholder: "30" }),
+        this.input(node, "value", "number", { min: 1, step: 1, focus: path + ":value", className: "rb-short", placeholder: "30", label: this.texts.number_of_days }),
       ];
     }
     if (shape === "range") {
@@ -548,7 +548,7 @@
     ];
     if (period === "last_days") {
       parts.push(
-        this.input(node, "days", "number", { min: 1, step: 1, focus: path + ":days", className: "rb-short", placeholder: "30" })
+        this.input(node, "days", "number", { min: 1, step: 1, focus: path + ":days", className: "rb-short", placeholder: "30", label: this.texts.number_of_days })
       );
     } else if (period === "between") {
       parts.push(
@@ -688,7 +688,7 @@
     );
     if (["at_least", "at_most", "exactly"].indexOf(node.operator) >= 0) {
       controls.append(
-        this.input(node, "count", "number", { min: 0, step: 1, focus: path + ":count", className: "rb-short" })
+        this.input(node, "count", "number", { min: 0, step: 1, focus: path + ":count", className: "rb-short", label: this.texts.number_of_times })
       );
     }
     this.windowControls(node, path).forEach(function (part) {
