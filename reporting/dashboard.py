@@ -284,7 +284,7 @@ def uplift_card(line: Any) -> UpliftCard:
         figures=[
             Figure(
                 gettext_lazy("Lift"),
-                _("%(lift)s points (95 %% interval: %(interval)s)")
+                _("%(lift)s points (95%% interval: %(interval)s)")
                 % {"lift": lift, "interval": _interval(rate.low, rate.high, _points)},
             ),
             Figure(gettext_lazy("Incremental conversions"), formatting.number(line.incremental_conversions, 1)),
@@ -306,7 +306,7 @@ def uplift_card(line: Any) -> UpliftCard:
             ),
             Figure(
                 gettext_lazy("Revenue lift per person"),
-                _("%(lift)s (95 %% interval: %(interval)s)")
+                _("%(lift)s (95%% interval: %(interval)s)")
                 % {"lift": signed_money(revenue.difference), "interval": _interval(revenue.low, revenue.high, money)},
             ),
             Figure(

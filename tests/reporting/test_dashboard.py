@@ -105,7 +105,7 @@ def test_each_comparison_of_a_test_is_a_card_that_says_the_result_in_words(staff
     assert uplift.count('class="reporting-card ') == 4  # everyone, A and B against the control group, A against B
     # Everyone sent to: 15 % against 8 %, p = 0.0857.
     assert "Everyone sent to against Control group" in uplift
-    assert "No significant difference (p = 0.086)" in uplift and "+7.0 points (95 % interval: -0.3 to +14.3)" in uplift
+    assert "No significant difference (p = 0.086)" in uplift and "+7.0 points (95% interval: -0.3 to +14.3)" in uplift
     # A: 20 % against 8 %, z = 2.445.
     assert '<div class="reporting-card positive">' in uplift
     assert "+12.0 conversion points, significant (p = 0.014)" in uplift
