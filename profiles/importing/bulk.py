@@ -29,11 +29,13 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from json.encoder import encode_basestring as _json_string  # what json.dumps(ensure_ascii=False) uses
 from typing import TYPE_CHECKING
 
+import psycopg
 from django.db import connection
 
-from profiles.importing.parsing import ConsentCell, ParsedRow
+from profiles.importing.parsing import ConsentCell, ParsedRow, RowValues
 from profiles.models import ConsentRecord, ConsentState, Identifier, IdentifierKind, Profile
 
 if TYPE_CHECKING:
@@ -49,8 +51,10 @@ _TEMPORARY_TABLES = (
     "import_key",
     "import_link",
     "import_node",
+    "import_group",
     "import_component",
     "import_replayed",
+    "import_record",
     "import_traits",
     "import_values",
     "import_touched",
@@ -81,7 +85,20 @@ def _copy(cursor, table: str, columns: tuple[str, ...], rows: list[tuple]) -> No
                 copy.write_row(row)
 
 
-def _stage(cursor, rows: Iterator[ParsedRow]) -> None:
+def _traits_json(traits: dict[str, str], keys: dict[str, str]) -> str | None:
+    """json.dumps(traits, ensure_ascii=False), the keys' JSON remembered: a trait column is the same key every row."""
+    if not traits:
+        return None
+    parts = []
+    for key, value in traits.items():
+        encoded = keys.get(key)
+        if encoded is None:
+            encoded = keys[key] = _json_string(key)
+        parts.append(encoded + ": " + _json_string(value))
+    return "{" + ", ".join(parts) + "}"
+
+
+def _stage(cursor, rows: Iterator[tuple[int, "RowValues"]]) -> None:
     """COPY the rows into staging, a chunk at a time, from a second thread.
 
     Reading and checking rows is Python's work, COPY is PostgreSQL's: with the
@@ -113,30 +130,14 @@ def _stage(cursor, rows: Iterator[ParsedRow]) -> None:
     staged_rows: list[tuple] = []
     identifiers: list[tuple] = []
     consents: list[tuple] = []
+    trait_keys: dict[str, str] = {}
     try:
-        for row in rows:
-            staged_rows.append(
-                (
-                    row.line,
-                    *(row.fields.get(name) for name in FIELD_COLUMNS),
-                    json.dumps(row.traits, ensure_ascii=False) if row.traits else None,
-                )
-            )
-            for position, (kind, value) in enumerate(row.identifiers):
-                identifiers.append((row.line, position, kind, value, row.identifier_columns[kind]))
-            for position, consent in enumerate(row.consents):
-                consents.append(
-                    (
-                        row.line,
-                        position,
-                        consent.channel,
-                        consent.status,
-                        consent.address,
-                        consent.occurred_at,
-                        consent.column,
-                        consent.value,
-                    )
-                )
+        for line, (row_identifiers, identifier_columns, fields, traits, row_consents) in rows:
+            staged_rows.append((line, *map(fields.get, FIELD_COLUMNS), _traits_json(traits, trait_keys)))
+            for position, (kind, value) in enumerate(row_identifiers):
+                identifiers.append((line, position, kind, value, identifier_columns[kind]))
+            for position, consent in enumerate(row_consents):
+                consents.append((line, position, *consent))
             if len(staged_rows) >= CHUNK_ROWS:
                 chunks.put((staged_rows, identifiers, consents))
                 staged_rows, identifiers, consents = [], [], []
@@ -198,14 +199,13 @@ _PROPAGATE = (
 
 _CLASSIFY = """
 CREATE INDEX ON import_node (label);
-CREATE TEMP TABLE import_component ON COMMIT DROP AS
+CREATE TEMP TABLE import_group ON COMMIT DROP AS
 SELECT n.label, count(*) AS lines, min(n.line) AS first_line,
-       coalesce(p.profiles, 0) AS profiles, p.profile_id, false AS simple, false AS created
+       coalesce(p.profiles, 0) AS profiles, p.profile_id
 FROM import_node n
 LEFT JOIN (SELECT label, count(DISTINCT profile_id) AS profiles, min(profile_id) AS profile_id
            FROM import_key WHERE profile_id IS NOT NULL GROUP BY label) p ON p.label = n.label
 GROUP BY n.label, p.profiles, p.profile_id;
-CREATE UNIQUE INDEX ON import_component (label);
 
 -- The row path would merge when a row (other than a new person's first) shares
 -- nothing with an earlier row or the existing profile...
@@ -214,7 +214,7 @@ SELECT DISTINCT n.label
 FROM (SELECT s.line, bool_or(k.profile_id IS NOT NULL OR k.first_line < s.line) AS linked
       FROM import_link s JOIN import_key k ON k.kind = s.kind AND k.value = s.value GROUP BY s.line) o
 JOIN import_node n ON n.line = o.line
-JOIN import_component c ON c.label = n.label
+JOIN import_group c ON c.label = n.label
 WHERE NOT o.linked AND NOT (c.profiles = 0 AND n.line = c.first_line);
 -- ...and would refuse a row naming a second CRM id.
 INSERT INTO import_replayed
@@ -222,21 +222,29 @@ SELECT v.label FROM (
     SELECT n.label, s.value FROM import_identifier s JOIN import_node n ON n.line = s.line
     WHERE s.kind = ANY(%(single)s)
     UNION
-    SELECT c.label, i.value FROM import_component c JOIN profiles_identifier i ON i.profile_id = c.profile_id
+    SELECT c.label, i.value FROM import_group c JOIN profiles_identifier i ON i.profile_id = c.profile_id
     WHERE c.profiles = 1 AND i.kind = ANY(%(single)s)
 ) v GROUP BY v.label HAVING count(DISTINCT v.value) > 1;
-UPDATE import_component c SET simple = true
-WHERE c.profiles <= 1 AND NOT EXISTS (SELECT 1 FROM import_replayed r WHERE r.label = c.label);
+
+-- A component is simple when it touches at most one profile and the row path would neither merge nor
+-- refuse in it. New people's profiles are numbered here, in file order, so that their rows can be
+-- written in one go (one statement, rather than updating a million rows afterwards).
+CREATE TEMP TABLE import_component ON COMMIT DROP AS
+SELECT g.label, g.lines, g.first_line, g.profiles, g.simple, g.created,
+       CASE WHEN g.created THEN nextval(pg_get_serial_sequence('profiles_profile', 'id')) ELSE g.profile_id END
+           AS profile_id
+FROM (SELECT c.*, f.simple, f.simple AND c.profiles = 0 AS created
+      FROM import_group c
+      CROSS JOIN LATERAL (SELECT c.profiles <= 1
+                                 AND NOT EXISTS (SELECT 1 FROM import_replayed r WHERE r.label = c.label) AS simple) f
+      ORDER BY c.label) g;
+CREATE UNIQUE INDEX ON import_component (label);
 ANALYZE import_component;
 """
 
 _LAST_VALUE = "(array_agg(r.{name} ORDER BY r.line DESC) FILTER (WHERE r.{name} IS NOT NULL))[1] AS {name}"
 
 _APPLY = """
--- Profiles of new people, numbered ahead so that their rows can be written in one go.
-UPDATE import_component SET profile_id = nextval(pg_get_serial_sequence('profiles_profile', 'id')), created = true
-WHERE simple AND profiles = 0;
-
 CREATE TEMP TABLE import_traits ON COMMIT DROP AS
 SELECT n.label, jsonb_object_agg(t.key, t.value ORDER BY r.line) AS traits
 FROM import_component c
@@ -276,34 +284,56 @@ FROM import_key k JOIN import_component c ON c.label = k.label
 WHERE c.simple AND k.profile_id IS NULL
 ORDER BY k.first_line;
 
+-- The consent log's new records, numbered ahead in file order (the latest word wins, and among words of
+-- the same time the later line), so that the consent states can be built from them.
+CREATE TEMP TABLE import_record ON COMMIT DROP AS
+SELECT nextval(pg_get_serial_sequence('profiles_consentrecord', 'id')) AS id, x.*
+FROM (SELECT c.profile_id, c.created, s.line, s.channel, s.status, s.address, s.column_name, s.cell,
+             coalesce(s.occurred_at, %(started)s) AS occurred_at
+      FROM import_consent s
+      JOIN import_node n ON n.line = s.line
+      JOIN import_component c ON c.label = n.label
+      WHERE c.simple
+      ORDER BY s.line, s.position) x;
+
 INSERT INTO profiles_consentrecord
-    (profile_id, channel, status, legal_basis, address, source, proof, occurred_at, recorded_at, recorded_by)
-SELECT c.profile_id, s.channel, s.status, 'consent', s.address, %(source)s,
+    (id, profile_id, channel, status, legal_basis, address, source, proof, occurred_at, recorded_at, recorded_by)
+SELECT s.id, s.profile_id, s.channel, s.status, 'consent', s.address, %(source)s,
        jsonb_build_object('import', %(import_id)s, 'file', %(file)s, 'file_sha256', %(sha256)s,
                           'line', s.line, 'column', s.column_name, 'value', s.cell),
-       coalesce(s.occurred_at, %(started)s), %(now)s, %(actor)s
-FROM import_consent s
-JOIN import_node n ON n.line = s.line
-JOIN import_component c ON c.label = n.label
-WHERE c.simple
-ORDER BY s.line, s.position;
+       s.occurred_at, %(now)s, %(actor)s
+FROM import_record s
+ORDER BY s.id;
 """
 
 # The current consent of each (profile, channel, address): its latest log entry,
 # a withdrawal without address counting for every address of the channel. The
 # same rule as profiles.services.consent_state_fold, set-based.
-_CONSENT_STATE = """
-DELETE FROM profiles_consentstate WHERE profile_id IN (SELECT profile_id FROM {touched});
-INSERT INTO profiles_consentstate (profile_id, channel, address, status, legal_basis, occurred_at, record_id)
+_CONSENT_STATE_RULE = """
 SELECT DISTINCT ON (a.profile_id, a.channel, a.address)
-       a.profile_id, a.channel, a.address, r.status, r.legal_basis, r.occurred_at, r.id
-FROM (SELECT DISTINCT profile_id, channel, address FROM profiles_consentrecord
-      WHERE profile_id IN (SELECT profile_id FROM {touched})) a
-JOIN profiles_consentrecord r
+       a.profile_id, a.channel, a.address, r.status, {legal_basis}, r.occurred_at, r.id
+FROM (SELECT DISTINCT profile_id, channel, address FROM {records} WHERE {which}) a
+JOIN {records} r
   ON r.profile_id = a.profile_id AND r.channel = a.channel
  AND (r.address = a.address OR (r.address = '' AND r.status = 'withdrawn'))
-ORDER BY a.profile_id, a.channel, a.address, r.occurred_at DESC, r.id DESC;
+ORDER BY a.profile_id, a.channel, a.address, r.occurred_at DESC, r.id DESC
 """
+_STATE_COLUMNS = "profile_id, channel, address, status, legal_basis, occurred_at, record_id"
+# The profiles in {touched}, from the whole log.
+_CONSENT_STATE = (
+    "DELETE FROM profiles_consentstate WHERE profile_id IN (SELECT profile_id FROM {touched});\n"
+    f"INSERT INTO profiles_consentstate ({_STATE_COLUMNS})"
+    + _CONSENT_STATE_RULE.format(
+        legal_basis="r.legal_basis",
+        records="profiles_consentrecord",
+        which="profile_id IN (SELECT profile_id FROM {touched})",
+    )
+)
+# The profiles this import created have no log entry but its own: their states
+# come from the import's records, without reading the log back.
+_CONSENT_STATE_CREATED = f"INSERT INTO profiles_consentstate ({_STATE_COLUMNS})" + _CONSENT_STATE_RULE.format(
+    legal_basis="'consent'", records="import_record", which="created"
+)
 
 
 def _check_tables() -> None:
@@ -366,8 +396,24 @@ def _execute(cursor, script: str, params: dict | None = None) -> None:
             logger.debug("    %.2f s  %s", time.perf_counter() - start, " ".join(statement.split())[:110])
 
 
-def rows_apply_bulk(*, rows: Iterator[ParsedRow], context: "ImportContext", run: "_Run") -> dict[str, int]:
-    """Apply checked rows set-based (see the module's doc); the counts of NEW, UPDATED and MERGED rows."""
+def _session_memory(cursor) -> None:
+    """Memory for the import's sorts, hashes and temporary tables, for this transaction only.
+
+    The defaults (4 MB per sort, 8 MB of temporary-table buffers) make every
+    step at a million rows spill to disk. temp_buffers can only be set before
+    the session's first temporary table: a savepoint keeps a refusal harmless.
+    """
+    cursor.execute("SET LOCAL work_mem = '256MB'; SET LOCAL maintenance_work_mem = '256MB'")
+    cursor.execute("SAVEPOINT import_memory")
+    try:
+        cursor.execute("SET LOCAL temp_buffers = '1GB'")
+    except psycopg.Error:
+        cursor.execute("ROLLBACK TO SAVEPOINT import_memory")
+    cursor.execute("RELEASE SAVEPOINT import_memory")
+
+
+def rows_apply_bulk(*, rows: Iterator[tuple[int, RowValues]], context: "ImportContext", run: "_Run") -> dict[str, int]:
+    """Apply checked rows, (line, values), set-based (see the module's doc): the counts of NEW, UPDATED, MERGED."""
     from profiles.importing.services import MERGED, NEW, UPDATED, rows_apply
 
     _check_tables()
@@ -385,6 +431,7 @@ def rows_apply_bulk(*, rows: Iterator[ParsedRow], context: "ImportContext", run:
     }
     with connection.cursor() as django_cursor:
         cursor = django_cursor.cursor  # psycopg's own cursor, for COPY
+        _session_memory(cursor)
         cursor.execute(f"DROP TABLE IF EXISTS {', '.join(_TEMPORARY_TABLES)}")
         cursor.execute(_STAGING)
         with _step("reading and staging the rows"):
@@ -416,12 +463,14 @@ def rows_apply_bulk(*, rows: Iterator[ParsedRow], context: "ImportContext", run:
                 params,
             )
         with _step("rebuilding consent states"):
-            cursor.execute(
+            _execute(
+                cursor,
                 "CREATE TEMP TABLE import_touched ON COMMIT DROP AS "
-                "SELECT DISTINCT c.profile_id FROM import_consent s JOIN import_node n ON n.line = s.line "
-                "JOIN import_component c ON c.label = n.label WHERE c.simple"
+                "SELECT DISTINCT profile_id FROM import_record WHERE NOT created;\n"
+                + _CONSENT_STATE.format(touched="import_touched")
+                + ";\n"
+                + _CONSENT_STATE_CREATED,
             )
-            _execute(cursor, _CONSENT_STATE.format(touched="import_touched"))
         cursor.execute(
             "SELECT coalesce(sum(CASE WHEN created THEN 1 ELSE 0 END), 0), "
             "coalesce(sum(lines) - sum(CASE WHEN created THEN 1 ELSE 0 END), 0) FROM import_component WHERE simple"

@@ -325,6 +325,16 @@ _PLAIN_DATETIME = re.compile(r"(\d\d)/(\d\d)/(\d{4})(?: (\d\d):(\d\d))?")
 _CACHED_VALUES = 1_000  # distinct countries, languages or yes/no words remembered per file
 
 
+# identifiers, identifier columns, fields, traits and consents (channel, status, address, date, column, cell)
+RowValues = tuple[
+    list[tuple[str, str]],
+    dict[str, str],
+    dict[str, Any],
+    dict[str, str],
+    list[tuple[str, str, str, datetime.datetime | None, str, str]],
+]
+
+
 class RowChecker:
     """``row_parse`` for one file, faster: the same result for every row.
 
@@ -375,17 +385,35 @@ class RowChecker:
             self.plan.append((index, column, kind, name, read))
 
     def __call__(self, line: int, cells: Sequence[str]) -> ParsedRow | list[Rejection]:
+        values = self.read(line, cells)
+        if isinstance(values, list):
+            return values
+        identifiers, identifier_columns, fields, traits, consents = values
+        return ParsedRow(
+            line, identifiers, identifier_columns, fields, traits, [ConsentCell(*cell) for cell in consents]
+        )
+
+    def read(self, line: int, cells: Sequence[str]) -> RowValues | list[Rejection]:
+        """The row's values as plain lists and dicts (no ParsedRow), or every problem found in it."""
         if len(cells) == len(self.header):
             try:
-                return self._parse(line, cells)
+                return self._read(cells)
             except _Unusual:
                 pass
-        return row_parse(line, cells, self.header, self.mapping)
+        parsed = row_parse(line, cells, self.header, self.mapping)
+        if isinstance(parsed, list):
+            return parsed
+        consents = [
+            (cell.channel, cell.status, cell.address, cell.occurred_at, cell.column, cell.value)
+            for cell in parsed.consents
+        ]
+        return parsed.identifiers, parsed.identifier_columns, parsed.fields, parsed.traits, consents
 
-    def _parse(self, line: int, cells: Sequence[str]) -> ParsedRow:
-        row = ParsedRow(line=line)
-        identifiers = row.identifiers
-        fields = row.fields
+    def _read(self, cells: Sequence[str]) -> RowValues:
+        identifiers: list[tuple[str, str]] = []
+        identifier_columns: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        traits: dict[str, str] = {}
         consent_cells: list[tuple[str, str, str, str]] = []
         dates: dict[str, datetime.datetime] = {}
         for index, column, kind, name, read in self.plan:
@@ -398,11 +426,12 @@ class RowChecker:
                 pair = (name, read(text))
                 if pair not in identifiers:
                     identifiers.append(pair)
-                    row.identifier_columns.setdefault(name, column)
+                    if name not in identifier_columns:
+                        identifier_columns[name] = column
             elif kind == "field":
                 fields[name] = read(text)
             elif kind == "trait":
-                row.traits[name] = text
+                traits[name] = text
             elif kind == "consent":
                 consent_cells.append((name, read(text), column, text))
             elif kind == "consent_date":
@@ -412,6 +441,7 @@ class RowChecker:
         postcode = fields.get("postcode", "")
         if len(postcode) == 4 and postcode.isdigit() and fields.get("country", "FR") == "FR":
             fields["postcode"] = "0" + postcode
+        consents = []
         for channel, status, column, text in consent_cells:
             address = ""
             address_kind = CHANNEL_ADDRESS_KIND.get(channel)
@@ -419,8 +449,8 @@ class RowChecker:
                 address = next((value for kind, value in identifiers if kind == address_kind), "")
                 if not address and status == ConsentStatus.GRANTED:
                     raise _Unusual
-            row.consents.append(ConsentCell(channel, status, address, dates.get(channel), column, text))
-        return row
+            consents.append((channel, status, address, dates.get(channel), column, text))
+        return identifiers, identifier_columns, fields, traits, consents
 
     @staticmethod
     def _unusual(text: str) -> str:

@@ -145,19 +145,27 @@ def _file_fingerprint(stream: BinaryIO) -> tuple[str, int]:
 
 
 def _parsed_rows(
-    stream: BinaryIO, layout: CsvLayout, mapping: Mapping[str, str], run: _Run, progress: ProgressCallback | None
-) -> Iterator[ParsedRow]:
+    stream: BinaryIO,
+    layout: CsvLayout,
+    mapping: Mapping[str, str],
+    run: _Run,
+    progress: ProgressCallback | None,
+    *,
+    as_values: bool = False,
+) -> Iterator:
+    """The file's checked rows, as ParsedRow; with ``as_values``, as (line, RowValues) for the bulk path."""
     size = run.profile_import.file_size
     counting = _CountingReader(stream)
     buffered = io.BufferedReader(counting, buffer_size=1 << 16)
     row_check = RowChecker(layout.header, mapping)
+    read = row_check.read if as_values else row_check
     for count, (line, cells) in enumerate(csv_rows(buffered, layout), start=1):
         run.profile_import.rows_read = count
-        parsed = row_check(line, cells)
+        parsed = read(line, cells)
         if isinstance(parsed, list):
             run.reject(parsed)
         else:
-            yield parsed
+            yield (line, parsed) if as_values else parsed
         if progress is not None and count % 5_000 == 0:
             progress(counting.read_bytes, size)
     if progress is not None:
@@ -226,13 +234,13 @@ def profile_import_run(
         counts = {NEW: 0, UPDATED: 0, MERGED: 0}
         try:
             with transaction.atomic():
-                rows = _parsed_rows(stream, layout, checked, run, progress)
                 if method == "bulk":
                     from profiles.importing.bulk import rows_apply_bulk
 
+                    rows = _parsed_rows(stream, layout, checked, run, progress, as_values=True)
                     counts = rows_apply_bulk(rows=rows, context=context, run=run)
                 else:
-                    counts = rows_apply(rows, context, run)
+                    counts = rows_apply(_parsed_rows(stream, layout, checked, run, progress), context, run)
                 if record.rows_read == 0:
                     raise ImportFileError(_("The file has a header line but no rows to import."))
                 if dry_run or (all_or_nothing and run.rejected_lines):

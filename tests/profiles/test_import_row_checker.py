@@ -178,3 +178,22 @@ def test_the_checker_agrees_with_row_parse_on_other_identifier_kinds():
     ]
 
     assert _compare(header, mapping, rows) == 500
+
+
+def test_the_bulk_path_writes_traits_as_json_dumps_does():
+    import json
+
+    from profiles.importing.bulk import _traits_json
+
+    rng = random.Random(3)
+    alphabet = 'abc é"\\/\t\n\x01€😀'
+    keys: dict[str, str] = {}
+    for _attempt in range(2_000):
+        traits = {
+            "".join(rng.choice(alphabet) for _char in range(rng.randint(1, 5))): "".join(
+                rng.choice(alphabet) for _char in range(rng.randint(0, 8))
+            )
+            for _trait in range(rng.randint(0, 4))
+        }
+        expected = json.dumps(traits, ensure_ascii=False) if traits else None
+        assert _traits_json(traits, keys) == expected
