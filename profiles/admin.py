@@ -29,6 +29,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from profiles.empty_state import EmptyState
 from profiles.forms import (
     ConsentRecordForm,
     IdentifierForm,
@@ -205,6 +206,13 @@ class IdentifierInline(admin.TabularInline):
 profile_page_inlines: list[type[admin.options.InlineModelAdmin]] = []
 
 
+def crm_import_link(profile_admin: Any, request: HttpRequest) -> list[tuple[str, str]]:
+    """The profile list's "Import a CRM file" page, when the user may import."""
+    if not profile_admin.has_import_permission(request):
+        return []
+    return [(gettext("Import a CRM file"), reverse("admin:profiles_profile_import"))]
+
+
 @admin.register(Profile)
 class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
     form = ProfileForm
@@ -236,6 +244,16 @@ class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
         (_("Record"), {"fields": ["uuid", "source", "created_at", "updated_at"], "classes": ["collapse"]}),
     ]
     actions = ["merge_profiles"]
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            message=gettext("No profile yet: import a CRM file."),
+            explanation=gettext(
+                "Profiles come from your CRM exports (CSV, as Excel saves them), from the web shop and from "
+                "partners: one profile per person, whatever the number of emails and phones they used."
+            ),
+            links=crm_import_link(self, request),
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # "Profiles" rather than Django's "Select profile to change": marketers come here to look people up.
@@ -814,3 +832,12 @@ class EventAdmin(ProfileSearchMixin, ReadOnlyAdmin):
 @admin.register(ProfileImport)
 class ProfileImportAdmin(ProfileImportPages, ReadOnlyAdmin):
     """CRM imports (and previews) as they ran: made from the profile list's "Import a CRM file" or the command."""
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            message=gettext("No CRM import yet: import a CRM file from the list of profiles."),
+            explanation=gettext(
+                "Each import is kept here with its figures and its rejected rows, with their line number and reason."
+            ),
+            links=crm_import_link(admin.site._registry[Profile], request),
+        )

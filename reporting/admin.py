@@ -3,6 +3,7 @@
 import csv
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
@@ -12,6 +13,7 @@ from django.utils.text import slugify
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from profiles.empty_state import EmptyState, add_link
 from reporting import formatting
 from reporting.dashboard import Table, dashboard_tables
 from reporting.forms import DashboardFilterForm
@@ -109,13 +111,45 @@ class DashboardAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/reporting/dashboard.html", context)
 
 
+class ConversionTypeForm(forms.ModelForm):
+    class Meta:
+        model = ConversionType
+        fields = ["event_type", "name", "is_active"]
+        # Here rather than on the model: the same words, without a migration of the reporting tables.
+        help_texts = {
+            "name": _("How the reports call it, for example “Online purchase”."),
+            "is_active": _("Untick to stop counting it as a conversion in the reports; its events are kept."),
+        }
+
+
+class CampaignAttributionForm(forms.ModelForm):
+    class Meta:
+        model = CampaignAttribution
+        fields = ["campaign", "window_days"]
+        help_texts = {
+            "campaign": _("The campaign that gets its own window; the others keep the usual one."),
+        }
+
+
 @admin.register(ConversionType)
 class ConversionTypeAdmin(admin.ModelAdmin):
+    form = ConversionTypeForm
     list_display = ["event_type", "name", "is_active"]
     list_editable = ["is_active"]
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            message=gettext("No conversion type yet: purchases count as conversions until you add one."),
+            explanation=gettext(
+                "Add the events that count as a success of your campaigns, for example purchase, subscription or "
+                "sign_up: the reports credit them, and their revenue, to the campaigns that led to them."
+            ),
+            links=add_link(request, ConversionType, _("Add a conversion type")),
+        )
 
 
 @admin.register(CampaignAttribution)
 class CampaignAttributionAdmin(admin.ModelAdmin):
+    form = CampaignAttributionForm
     list_display = ["campaign", "window_days"]
     list_select_related = ["campaign"]

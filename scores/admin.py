@@ -17,6 +17,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from profiles.admin import profile_page_inlines
+from profiles.empty_state import EmptyState, add_link
 from scores import audiences
 from scores.models import ModelVersion, ProfileScore, ScoreDefinition, ScoreKind
 from scores.selectors import label_display
@@ -123,6 +124,16 @@ class ScoreDefinitionAdmin(admin.ModelAdmin):
         (_("Parameters"), {"fields": ["seed_segment", "parameters", "parameters_help"]}),
         (_("Last computation"), {"fields": ["status_shown", "computed_at", "seconds", "profiles_scored", "audience"]}),
     ]
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            message=gettext("No score yet: create one to rank people by value, engagement or likelihood to buy."),
+            explanation=gettext(
+                "A score gives each person a figure, computed again on its schedule, that segments can use as a "
+                "condition: for example the people most likely to buy, or those who look like your best customers."
+            ),
+            links=add_link(request, ScoreDefinition, _("Create a score")),
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ScoreDefinition]:
         latest = ModelVersion.objects.filter(definition=OuterRef("pk")).order_by("-number")

@@ -54,9 +54,21 @@ class ComputeStatus(models.TextChoices):
 
 
 class ScoreDefinition(models.Model):
-    name = models.CharField(_("name"), max_length=200, unique=True)
-    kind = models.CharField(_("kind"), max_length=32, choices=ScoreKind.choices)
-    description = models.TextField(_("description"), blank=True)
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        unique=True,
+        help_text=_("How segments and reports call this score, for example “Likely to buy this month”."),
+    )
+    kind = models.CharField(
+        _("kind"),
+        max_length=32,
+        choices=ScoreKind.choices,
+        help_text=_("What the score measures; under “Parameters”, the page says what each kind takes."),
+    )
+    description = models.TextField(
+        _("description"), blank=True, help_text=_("A note for your team: what the score is for. Shown nowhere else.")
+    )
     parameters = models.JSONField(
         _("parameters"),
         default=dict,
@@ -64,7 +76,11 @@ class ScoreDefinition(models.Model):
         help_text=_("Left empty, the usual values of the kind are used; the page lists what each kind takes."),
     )
     compute_every = models.CharField(
-        _("compute"), max_length=16, choices=ComputeEvery.choices, default=ComputeEvery.DAY
+        _("compute"),
+        max_length=16,
+        choices=ComputeEvery.choices,
+        default=ComputeEvery.DAY,
+        help_text=_("How often everybody's score is computed again, so that segments using it stay up to date."),
     )
     compute_task = models.OneToOneField(
         PeriodicTask, on_delete=models.SET_NULL, null=True, blank=True, editable=False, related_name="+"

@@ -27,6 +27,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from profiles.empty_state import EmptyState, add_link
 from profiles.models import EventType, IdentifierKind, Profile
 from segments.forms import SegmentForm, SegmentListUploadForm
 from segments.models import RefreshTrigger, Segment, SegmentKind, SegmentListEntry
@@ -191,6 +192,19 @@ class SegmentAdmin(admin.ModelAdmin):
         if obj.kind == SegmentKind.RULES:
             figures.append("event_types_read")
         return [(_("Figures"), {"fields": figures}), *fieldsets]
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            message=gettext("No segment yet: create one from conditions or upload a list."),
+            explanation=gettext(
+                "A segment is an audience for your campaigns: people who match conditions (city, purchases, "
+                "consents…), counted again at each refresh, or a fixed list of people you upload from a file."
+            ),
+            links=[
+                *add_link(request, Segment, _("Create a segment")),
+                *add_link(request, Segment, _("Upload a list of people"), query=f"kind={SegmentKind.STATIC}"),
+            ],
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # "Segments" rather than Django's "Select segment to change".
