@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from activations.connectors import ConnectorError, connector_for
 from activations.exports import csv_export_download, csv_export_path
+from activations.forms import CONTENT_FIELD_NAMES, ContentFields, arm_campaign, content_fieldsets
 from activations.models import (
     AudienceRemoval,
     BatchStatus,
@@ -40,6 +41,8 @@ from activations.services import (
     campaign_schedule_check,
     campaign_test_send,
 )
+from profiles.empty_state import EmptyState, add_link
+from segments.models import Segment
 
 # Secrets a destination may hold, by the form field that sets them. They are written, never shown back.
 SECRET_FIELDS: dict[str, Any] = {
@@ -48,9 +51,22 @@ SECRET_FIELDS: dict[str, Any] = {
     "password": _("Password"),
     "private_key": _("Private key (PEM)"),
     "key_passphrase": _("Private key passphrase"),
-    "api_token": _("API token or password of the provider"),
+    "token": _("API token of the SMS provider"),
     "inbound_token": _("Token the SMS provider sends with replies"),
     "access_token": _("Access token of the ad platform (sent as Bearer)"),
+}
+# What each secret is for, said under its field with whether one is set.
+SECRET_HELP: dict[str, Any] = {
+    "signing_secret": _("Webhook: the receiver checks with it that each request comes from you."),
+    "previous_signing_secret": _(
+        "Webhook, while you change the secret: requests are signed with both until the receiver has the new one."
+    ),
+    "password": _("Email or SFTP server, or SMS provider: the password of the user name given in the settings."),
+    "private_key": _("SFTP: a key that logs in instead of a password, pasted whole (“-----BEGIN …”)."),
+    "key_passphrase": _("SFTP: the passphrase of the private key, if it has one."),
+    "token": _("SMS provider that authenticates by token (settings “auth”: bearer or header)."),
+    "inbound_token": _("SMS replies (STOP): the provider sends it with each reply, so that nobody else can."),
+    "access_token": _("Ad audience: the token the ad platform gave you to update the audience."),
 }
 SETTINGS_HELP = _(
     "Settings of the connector, as JSON. Webhook: url, batch_size, timeout. SFTP: host, port, username, path, "
@@ -75,9 +91,8 @@ class DestinationForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         held = self.instance.secrets or {}
         for name in SECRET_FIELDS:
-            self.fields[name].help_text = (
-                gettext("Set: leave empty to keep it.") if held.get(name) else gettext("Not set.")
-            )
+            state = gettext("Set: leave empty to keep it.") if held.get(name) else gettext("Not set.")
+            self.fields[name].help_text = f"{SECRET_HELP[name]} {state}"
 
     def save(self, commit: bool = True) -> Destination:
         destination = super().save(commit=False)
@@ -103,7 +118,7 @@ for _name, _label in SECRET_FIELDS.items():
         widget=forms.Textarea(attrs={"rows": 3}) if _name == "private_key" else forms.PasswordInput(),
     )
     DestinationForm.base_fields[f"clear_{_name}"] = DestinationForm.declared_fields[f"clear_{_name}"] = (
-        forms.BooleanField(label=_("Remove it"), required=False)
+        forms.BooleanField(label=_("Remove it"), required=False, help_text=_("Tick to delete the secret saved above."))
     )
 
 
@@ -118,6 +133,16 @@ class DestinationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Destination]:
         return super().get_queryset(request).annotate(campaign_total=Count("campaigns"))
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        return EmptyState(
+            message=gettext("No destination yet: add the place your campaigns send to."),
+            explanation=gettext(
+                "A destination is your email or SMS provider, a webhook of a partner tool, an SFTP server or an ad "
+                "platform. Once it is added, test the connection from this list."
+            ),
+            links=add_link(request, Destination, _("Add a destination")),
+        )
 
     @admin.display(description=_("campaigns"), ordering="campaign_total")
     def campaign_count(self, destination: Destination) -> int:
@@ -191,11 +216,11 @@ def channel_mismatch(destination: Destination | None, channel: str | None) -> st
     return None
 
 
-class CampaignForm(forms.ModelForm):
+class CampaignForm(ContentFields, forms.ModelForm):
     class Meta:
         model = Campaign
         fields = [
-            "name", "slug", "description", "segments", "channel", "destination", "content", "holdout_percent",
+            "name", "slug", "description", "segments", "channel", "destination", "holdout_percent",
             "pressure_max_messages", "pressure_window_days", "priority", "fixed_cost", "cost_per_send", "currency",
             "status", "schedule", "send_at", "recurrence", "send_time", "send_weekday", "send_monthday",
             "trigger_event_type", "trigger_delay_minutes", "cancel_event_type", "send_at_best_hour",
@@ -206,6 +231,7 @@ class CampaignForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "best_hour_window_hours" in self.fields:
             self.fields["best_hour_window_hours"].required = False
+        self.content_initial(self.instance.content, self.instance.channel)
 
     def clean_best_hour_window_hours(self) -> int:
         # Left empty (or not shown): the usual window.
@@ -219,6 +245,9 @@ class CampaignForm(forms.ModelForm):
         mismatch = channel_mismatch(cleaned.get("destination"), cleaned.get("channel"))
         if mismatch:
             self.add_error("channel", mismatch)
+        content = self.content_build(channel=cleaned.get("channel"), destination=cleaned.get("destination"))
+        if content is not None:
+            self.instance.content = content
         return cleaned
 
     def _post_clean(self) -> None:
@@ -230,19 +259,32 @@ class CampaignForm(forms.ModelForm):
             self._update_errors(error)
 
 
-class ArmForm(forms.ModelForm):
+class ArmForm(ContentFields, forms.ModelForm):
     class Meta:
         model = CampaignArm
-        fields = ["name", "share_percent", "channel", "destination", "content"]
+        fields = ["name", "share_percent", "channel", "destination"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        campaign = arm_campaign(self.instance)
+        self.content_initial(self.instance.content, self.instance.channel or (campaign.channel if campaign else None))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        campaign = self.instance.campaign if self.instance.campaign_id else None
+        # The formset's campaign: on the add page it is not saved yet, and the variant does not know it.
+        campaign = cleaned.get("campaign") or arm_campaign(self.instance)
         channel = cleaned.get("channel") or (campaign.channel if campaign else None)
         destination = cleaned.get("destination") or (campaign.destination if campaign else None)
         mismatch = channel_mismatch(destination, channel)
         if mismatch:
             self.add_error("channel" if cleaned.get("channel") else "destination", mismatch)
+        # A variant without a message of its own sends the campaign's.
+        if not any(cleaned.get(name) for name in CONTENT_FIELD_NAMES):
+            self.instance.content = {}
+        else:
+            content = self.content_build(channel=channel, destination=destination)
+            if content is not None:
+                self.instance.content = content
         return cleaned
 
 
@@ -262,6 +304,10 @@ class ArmInline(admin.StackedInline):
     form = ArmForm
     formset = ArmFormSet
     extra = 0
+    fieldsets = [
+        (None, {"fields": ["name", "share_percent", "channel", "destination"]}),
+        *content_fieldsets(variant=True),
+    ]
     verbose_name = _("variant (A/B test)")
     verbose_name_plural = _(
         "A/B test: variants that each take a share of the treatment group (the campaign's own message keeps the rest)"
@@ -292,7 +338,8 @@ class CampaignAdmin(admin.ModelAdmin):
     actions = ["send_now", "send_test"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "description", "status"]}),
-        (_("Audience and channel"), {"fields": ["segments", "channel", "destination", "content"]}),
+        (_("Audience and channel"), {"fields": ["segments", "channel", "destination"]}),
+        *content_fieldsets(),
         (
             _("Control group and pressure"),
             {
@@ -327,6 +374,22 @@ class CampaignAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Campaign, form: forms.Form, change: bool) -> None:
         campaign_save(campaign=obj)
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        # A campaign needs both: point to whichever is missing first.
+        links = []
+        if not Segment.objects.exists():
+            links += add_link(request, Segment, _("Create a segment"))
+        if not Destination.objects.exists():
+            links += add_link(request, Destination, _("Add a destination"))
+        return EmptyState(
+            message=gettext("No campaign yet: pick a segment and a destination first."),
+            explanation=gettext(
+                "A campaign sends a message (or a file) to the people of its segments through a destination, "
+                "keeping a control group aside to measure what it brings."
+            ),
+            links=[*links, *add_link(request, Campaign, _("Create a campaign"))],
+        )
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -454,6 +517,17 @@ class CampaignRunAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def empty_state(self, request: HttpRequest) -> EmptyState:
+        campaigns = reverse("admin:activations_campaign_changelist")
+        return EmptyState(
+            message=gettext("No campaign run yet: start a campaign, or wait for its schedule."),
+            explanation=gettext(
+                "Each send of a campaign is a run: who received it, who was held out, and what failed. In the list "
+                "of campaigns, tick one and choose “Send now”."
+            ),
+            links=[(gettext("Go to the campaigns"), campaigns)],
+        )
 
     def get_urls(self) -> list[URLPattern]:
         return [

@@ -87,9 +87,26 @@ class Weekday(models.IntegerChoices):
 
 
 class Campaign(models.Model):
-    name = models.CharField(_("name"), max_length=200, unique=True)
-    slug = models.SlugField(_("short name"), max_length=100, unique=True, help_text=_("Used in tracked links."))
-    description = models.TextField(_("description"), blank=True)
+    name = models.CharField(
+        _("name"),
+        max_length=200,
+        unique=True,
+        help_text=_("How you and the reports call this campaign, for example “Spring sale – newsletter”."),
+    )
+    slug = models.SlugField(
+        _("short name"),
+        max_length=100,
+        unique=True,
+        help_text=_(
+            "Used in tracked links and sent to destinations: lower-case letters, digits and dashes, for example "
+            "spring-sale. Filled in from the name."
+        ),
+    )
+    description = models.TextField(
+        _("description"),
+        blank=True,
+        help_text=_("A note for your team: the goal, the offer, who asked for it. Never sent."),
+    )
     segments = models.ManyToManyField(
         Segment,
         related_name="campaigns",
@@ -97,9 +114,21 @@ class Campaign(models.Model):
         blank=True,
         help_text=_("Who receives it. A campaign triggered by an event may have none: then anyone who triggers it."),
     )
-    channel = models.CharField(_("channel"), max_length=32, choices=Channel.choices)
+    channel = models.CharField(
+        _("channel"),
+        max_length=32,
+        choices=Channel.choices,
+        help_text=_("How people are reached. Only those who gave their consent for this channel receive it."),
+    )
     destination = models.ForeignKey(
-        Destination, on_delete=models.PROTECT, related_name="campaigns", verbose_name=_("destination")
+        Destination,
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        verbose_name=_("destination"),
+        help_text=_(
+            "Where the messages or the file go: your email or SMS provider, a partner's webhook, an SFTP server, an "
+            "ad platform. Destinations are added under “Destinations”."
+        ),
     )
     content = models.JSONField(
         _("content"),
@@ -123,17 +152,46 @@ class Campaign(models.Model):
         help_text=_("This campaign skips people who already received this many messages on its channel…"),
     )
     pressure_window_days = models.PositiveSmallIntegerField(
-        _("… over the last … days"), default=7, validators=[MinValueValidator(1)]
+        _("… over the last … days"),
+        default=7,
+        validators=[MinValueValidator(1)],
+        help_text=_("The period the limit above counts over: 7 for “at most 2 messages a week”."),
     )
     priority = models.PositiveSmallIntegerField(
         _("priority"),
         default=100,
         help_text=_("When campaigns compete for the same people under a pressure cap, the lower number goes first."),
     )
-    fixed_cost = models.DecimalField(_("fixed cost"), max_digits=12, decimal_places=2, default=Decimal("0"))
-    cost_per_send = models.DecimalField(_("cost per send"), max_digits=10, decimal_places=4, default=Decimal("0"))
-    currency = models.CharField(_("currency"), max_length=3, default="EUR")
-    status = models.CharField(_("status"), max_length=16, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
+    fixed_cost = models.DecimalField(
+        _("fixed cost"),
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        help_text=_(
+            "What the campaign costs whatever the number of messages (design, agency…), for its return on "
+            "investment in the reports."
+        ),
+    )
+    cost_per_send = models.DecimalField(
+        _("cost per send"),
+        max_digits=10,
+        decimal_places=4,
+        default=Decimal("0"),
+        help_text=_("What each message costs, for example 0.045 for an SMS: the reports add it up per campaign."),
+    )
+    currency = models.CharField(
+        _("currency"), max_length=3, default="EUR", help_text=_("The currency of the costs, for example EUR.")
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=CampaignStatus.choices,
+        default=CampaignStatus.DRAFT,
+        help_text=_(
+            "Draft while you prepare it. A campaign with a schedule becomes “Scheduled” when saved; “Paused” stops "
+            "its schedule until you set it back to “Scheduled”."
+        ),
+    )
     schedule = models.CharField(
         _("send"),
         max_length=16,
@@ -142,7 +200,13 @@ class Campaign(models.Model):
         help_text=_("Only when you start it, once at a date and time, or again and again."),
     )
     send_at = models.DateTimeField(_("send at"), null=True, blank=True, help_text=_("For a campaign sent once."))
-    recurrence = models.CharField(_("repeat"), max_length=16, choices=Recurrence.choices, blank=True)
+    recurrence = models.CharField(
+        _("repeat"),
+        max_length=16,
+        choices=Recurrence.choices,
+        blank=True,
+        help_text=_("For a campaign sent again and again: every day, week or month, at the time of day below."),
+    )
     send_time = models.TimeField(
         _("time of day"), null=True, blank=True, help_text=_("Time of day of a repeated send.")
     )
@@ -265,8 +329,16 @@ class PressureCap(models.Model):
         blank=True,
         help_text=_("Leave empty for a cap across all channels."),
     )
-    max_messages = models.PositiveSmallIntegerField(_("at most … messages"), validators=[MinValueValidator(1)])
-    window_days = models.PositiveSmallIntegerField(_("over the last … days"), validators=[MinValueValidator(1)])
+    max_messages = models.PositiveSmallIntegerField(
+        _("at most … messages"),
+        validators=[MinValueValidator(1)],
+        help_text=_("The most messages one person may receive over the period below, for example 3."),
+    )
+    window_days = models.PositiveSmallIntegerField(
+        _("over the last … days"),
+        validators=[MinValueValidator(1)],
+        help_text=_("The period, in days, counted back from each send: 7 for a week, 30 for a month."),
+    )
 
     class Meta:
         verbose_name = _("pressure cap")
