@@ -1,6 +1,7 @@
 """Reporting in the admin: the dashboard (tables, charts, CSV exports), conversion types and attribution windows."""
 
 import csv
+import datetime
 from typing import Any
 
 from django import forms
@@ -9,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect, QueryDict
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +35,10 @@ def table_csv(table: Table) -> HttpResponse:
     for row in table.rows:
         writer.writerow([formatting.csv_value(row.get(column.key), column.kind) for column in table.columns])
     return response
+
+
+# An update this recent is said to be "less than a minute ago" (the time since it would read "0 minutes").
+JUST_NOW = datetime.timedelta(minutes=1)
 
 
 def _url_if_allowed(request: HttpRequest, permission: str, name: str) -> str:
@@ -92,6 +98,7 @@ class DashboardAdmin(admin.ModelAdmin):
                     return table_csv(table)
         query = request.GET.copy()
         query.pop("export", None)
+        refreshed = refresh_last()
         context = {
             **self.admin_site.each_context(request),
             "title": _("Reporting dashboard"),
@@ -99,7 +106,8 @@ class DashboardAdmin(admin.ModelAdmin):
             "form": form,
             "tables": tables,
             "query": query.urlencode(),
-            "refreshed": refresh_last(),
+            "refreshed": refreshed,
+            "refreshed_just_now": refreshed is not None and timezone.now() - refreshed.finished_at < JUST_NOW,
             "refresh_pending": refresh_request_pending(),
             "campaigns_sent": campaigns_sent,
             "campaigns_url": _url_if_allowed(

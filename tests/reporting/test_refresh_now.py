@@ -76,7 +76,7 @@ def test_the_page_says_updating_until_the_worker_has_refreshed_then_gives_the_ti
     assert request.started_at is not None and request.finished_at == RefreshLog.objects.get().finished_at
     html = diane.get(URL).content.decode()
     assert "Update queued…" not in html and 'http-equiv="refresh"' not in html
-    assert "Figures updated on" in html and "Update the figures now" in html
+    assert "Figures updated on" in html and "less than a minute ago" in html and "Update the figures now" in html
 
 
 def test_the_page_says_updating_while_the_refresh_runs(diane, story):
