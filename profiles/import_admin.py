@@ -4,7 +4,9 @@ Built on django-import-export's ImportMixin: its import page and forms, its
 temporary storage of the uploaded file between the steps, its confirm step.
 Reading, checking and writing are ``profiles.importing``'s, the same as the
 ``import_profiles`` command's: the preview is ``profile_import_run(dry_run=True)``
-and the confirm is the same call with ``dry_run=False``.
+and the confirm is the same call with ``dry_run=False``, both run by a Celery task
+(``profiles.tasks``) while the browser waits on a page that follows its progress
+(``profiles.import_progress``).
 """
 
 import contextlib
@@ -16,20 +18,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.decorators import method_decorator
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
@@ -39,6 +44,15 @@ from import_export.forms import ConfirmImportForm
 from import_export.tmp_storages import BaseStorage, TempFolderStorage
 
 from profiles.forms import CrmConfirmForm, CrmFileForm, CrmMappingForm
+from profiles.import_progress import (
+    DONE,
+    QUEUED,
+    ImportProgress,
+    import_file_claim,
+    import_progress_get,
+    import_progress_start,
+    import_result_announce,
+)
 from profiles.importing.mapping import IGNORE, target_choices
 from profiles.importing.reading import (
     CsvLayout,
@@ -48,7 +62,7 @@ from profiles.importing.reading import (
     delimiter_label,
     encoding_label,
 )
-from profiles.importing.services import REJECTIONS_KEPT, profile_import_run
+from profiles.importing.services import REJECTIONS_KEPT
 from profiles.models import ImportStatus, ProfileImport
 
 # The admin applies the rows one by one: the same rules and results as the set-based
@@ -80,8 +94,38 @@ def target_label(target: str) -> str:
     return dict(target_choices()).get(target, target)
 
 
+def progress_text(progress: ImportProgress) -> str:
+    """Where the worker is, in one sentence under the progress bar."""
+    if progress.state == QUEUED:
+        return gettext(
+            "Waiting for the background worker to start. If nothing moves for several minutes, "
+            "the background worker may be stopped: tell your administrator."
+        )
+    if progress.percent is None:
+        return gettext("Reading the first rows…")
+    if progress.read_bytes >= progress.size:
+        return gettext("The whole file is read (%(size)s); finishing…") % {"size": filesizeformat(progress.size)}
+    return gettext("%(percent)d %% of the file read (%(read)s of %(size)s).") % {
+        "percent": progress.percent,
+        "read": filesizeformat(progress.read_bytes),
+        "size": filesizeformat(progress.size),
+    }
+
+
 def import_record_url(record: ProfileImport) -> str:
     return reverse("admin:profiles_profileimport_change", args=[record.pk])
+
+
+def tmp_storage(name: str | None = None) -> BaseStorage:
+    """django-import-export's temporary storage (IMPORT_EXPORT_TMP_STORAGE_CLASS) of an uploaded file.
+
+    The web server stores the file there and the worker that imports it opens it by its name: on
+    several machines, that storage must be shared (MediaStorage on shared storage; see README.md).
+    """
+    storage_class = getattr(settings, "IMPORT_EXPORT_TMP_STORAGE_CLASS", TempFolderStorage)
+    if isinstance(storage_class, str):
+        storage_class = import_string(storage_class)
+    return storage_class(name=name, encoding=None, read_mode="rb")
 
 
 @dataclass
@@ -105,8 +149,12 @@ class StoredUpload:
         return self.open_storage(self.storage)
 
     def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.storage.remove()
+        stored_file_remove(self.storage)
+
+
+def stored_file_remove(storage: BaseStorage) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        storage.remove()
 
 
 class CrmImportMixin(ImportMixin):
@@ -116,6 +164,7 @@ class CrmImportMixin(ImportMixin):
     import_template_name = "admin/profiles/profile/import.html"
     mapping_template_name = "admin/profiles/profile/import_mapping.html"
     preview_template_name = "admin/profiles/profile/import_preview.html"
+    progress_template_name = "admin/profiles/profile/import_progress.html"
     import_form_class = CrmFileForm
     confirm_form_class = CrmConfirmForm
 
@@ -134,19 +183,24 @@ class CrmImportMixin(ImportMixin):
                 self.admin_site.admin_view(self.import_preview_view),
                 name=f"{app_label}_{model_name}_import_preview",
             ),
+            path(
+                "import/preview/<slug:token>/",
+                self.admin_site.admin_view(self.import_preview_result_view),
+                name=f"{app_label}_{model_name}_import_preview_result",
+            ),
+            path(
+                "import/progress/<slug:token>/",
+                self.admin_site.admin_view(self.import_progress_view),
+                name=f"{app_label}_{model_name}_import_progress",
+            ),
             *super().get_urls(),
         ]
 
     # -- The temporary file ------------------------------------------------------
 
-    def _storage(self, name: str | None = None) -> BaseStorage:
-        return self.get_tmp_storage_class()(
-            name=name, encoding=None, read_mode="rb", **self.get_tmp_storage_class_kwargs()
-        )
-
     def _upload_store(self, upload: Any) -> StoredUpload:
         """Keep the uploaded file and read its layout; ImportFileError (and nothing kept) when it cannot be imported."""
-        storage = self._storage()
+        storage = tmp_storage()
         storage.save(b"".join(upload.chunks()))
         try:
             return self._stored(storage, first_row=True)
@@ -168,7 +222,7 @@ class CrmImportMixin(ImportMixin):
         if not names.is_valid():
             return None
         try:
-            return self._stored(self._storage(names.cleaned_data["import_file_name"]))
+            return self._stored(tmp_storage(names.cleaned_data["import_file_name"]))
         except (OSError, ImportFileError):
             return None
 
@@ -183,9 +237,9 @@ class CrmImportMixin(ImportMixin):
         )
         return HttpResponseRedirect(self._import_url())
 
-    def _admin_url(self, name: str) -> str:
+    def _admin_url(self, name: str, *args: str) -> str:
         app_label, model_name = self.get_model_info()
-        return reverse(f"admin:{app_label}_{model_name}_{name}", current_app=self.admin_site.name)
+        return reverse(f"admin:{app_label}_{model_name}_{name}", args=args, current_app=self.admin_site.name)
 
     def _import_url(self) -> str:
         return self._admin_url("import")
@@ -195,7 +249,9 @@ class CrmImportMixin(ImportMixin):
 
     # -- Steps -------------------------------------------------------------------
 
-    def _render_step(self, request: HttpRequest, template: str, title: str, **context: Any) -> TemplateResponse:
+    def _render_step(
+        self, request: HttpRequest, template: str, title: str, *, status: int = 200, **context: Any
+    ) -> TemplateResponse:
         media = self.media
         if context.get("form") is not None:
             media += context["form"].media
@@ -203,7 +259,8 @@ class CrmImportMixin(ImportMixin):
         return TemplateResponse(
             request,
             [template],
-            {
+            status=status,
+            context={
                 **self.admin_site.each_context(request),
                 "opts": self.model._meta,
                 "title": title,
@@ -287,21 +344,92 @@ class CrmImportMixin(ImportMixin):
         form = CrmMappingForm(request.POST, header=stored.layout.header)
         if "edit" in request.POST or not form.is_valid():
             return self._render_mapping(request, stored, form)
+        return self._import_queue(request, stored, form, dry_run=True)
+
+    def _import_queue(
+        self, request: HttpRequest, stored: StoredUpload, form: CrmMappingForm, *, dry_run: bool
+    ) -> HttpResponseRedirect:
+        """Run the preview or the import in a worker, and send the browser to its wait page."""
+        from profiles.tasks import profile_import_task
+
+        progress = import_progress_start(
+            user_id=request.user.pk,
+            dry_run=dry_run,
+            file_name=form.cleaned_data["original_file_name"],
+            storage_name=stored.storage.name,
+        )
+        if not dry_run:
+            holder = import_file_claim(storage_name=stored.storage.name, token=progress.token)
+            if holder != progress.token:  # confirmed twice: the first import goes on, once
+                return HttpResponseRedirect(self._progress_url(holder))
+        arguments = {
+            "token": progress.token,
+            "storage_name": stored.storage.name,
+            "file_name": form.cleaned_data["original_file_name"],
+            "mapping": form.cleaned_data["mapping"],
+            "dry_run": dry_run,
+            "all_or_nothing": form.cleaned_data.get("all_or_nothing", False),
+            "actor": request.user.get_username(),
+            "language": translation.get_language(),
+        }
+        transaction.on_commit(lambda: profile_import_task.delay(**arguments))
+        return HttpResponseRedirect(self._progress_url(progress.token))
+
+    def _progress_url(self, token: str) -> str:
+        return self._admin_url("import_progress", token)
+
+    def import_progress_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        """The wait page of a preview or an import: its progress, then on to its result once done."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        progress = import_progress_get(token, user_id=request.user.pk)
+        if progress is not None and progress.state == DONE:
+            if progress.dry_run:
+                return HttpResponseRedirect(self._admin_url("import_preview_result", token))
+            return self._import_done(request, progress)
+        if progress is None:
+            title = gettext("Import a CRM file")
+        elif progress.dry_run:
+            title = gettext("Import a CRM file: preview in progress")
+        else:
+            title = gettext("Import a CRM file: import in progress")
+        return self._render_step(
+            request,
+            self.progress_template_name,
+            title,
+            status=404 if progress is None else 200,
+            step=3,
+            progress=progress,
+            progress_text=progress_text(progress) if progress is not None else "",
+            imports_url=reverse("admin:profiles_profileimport_changelist", current_app=self.admin_site.name),
+        )
+
+    def import_preview_result_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        """Step 3, the preview once its worker is done: built from its record and the stored file."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        progress = import_progress_get(token, user_id=request.user.pk)
+        if progress is None or progress.state != DONE or not progress.dry_run:
+            return HttpResponseRedirect(self._progress_url(token))
+        record = ProfileImport.objects.filter(pk=progress.record_id).first()
         try:
-            with stored.open() as stream:
-                record = profile_import_run(
-                    stream=stream,
-                    file_name=form.cleaned_data["original_file_name"],
-                    mapping=form.cleaned_data["mapping"],
-                    dry_run=True,
-                    method=ADMIN_IMPORT_METHOD,
-                    actor=request.user.get_username(),
-                )
-        except ImportFileError as error:
-            form.add_error(None, str(error))
-            return self._render_mapping(request, stored, form)
+            stored = self._stored(tmp_storage(progress.storage_name))
+        except (OSError, ImportFileError):
+            stored = None
+        if record is None or stored is None:
+            return self._upload_lost(request)
+        header = stored.layout.header
         confirm_form = CrmConfirmForm(
-            initial={name: form.cleaned_data[name] for name in form.fields}, header=stored.layout.header
+            initial={
+                "import_file_name": progress.storage_name,
+                "original_file_name": record.file_name,
+                "format": "0",
+                **{
+                    CrmConfirmForm.column_field_name(position): record.mapping.get(column, IGNORE)
+                    for position, column in enumerate(header)
+                },
+            },
+            header=header,
         )
         return self._render_preview(request, stored, record, confirm_form)
 
@@ -369,23 +497,14 @@ class CrmImportMixin(ImportMixin):
             errors = [str(error) for field_errors in form.errors.values() for error in field_errors]
             self.message_user(request, " ".join(errors), messages.ERROR)
             return HttpResponseRedirect(self._import_url())
-        try:
-            with stored.open() as stream:
-                record = profile_import_run(
-                    stream=stream,
-                    file_name=form.cleaned_data["original_file_name"],
-                    mapping=form.cleaned_data["mapping"],
-                    all_or_nothing=form.cleaned_data["all_or_nothing"],
-                    dry_run=False,
-                    method=ADMIN_IMPORT_METHOD,
-                    actor=request.user.get_username(),
-                )
-        except ImportFileError as error:
-            stored.remove()
-            self.message_user(request, gettext("Nothing was imported: %(error)s") % {"error": error}, messages.ERROR)
-            return HttpResponseRedirect(self._import_url())
-        stored.remove()
-        self.log_addition(request, record, [{"added": {}}])
+        return self._import_queue(request, stored, form, dry_run=False)
+
+    def _import_done(self, request: HttpRequest, progress: ImportProgress) -> HttpResponse:
+        record = ProfileImport.objects.filter(pk=progress.record_id).first()
+        if record is None:
+            return HttpResponseRedirect(self._changelist_url())
+        if import_result_announce(progress.token):
+            self.log_addition(request, record, [{"added": {}}])
         self._result_message(request, record)
         return HttpResponseRedirect(self._changelist_url())
 

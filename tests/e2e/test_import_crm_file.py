@@ -7,6 +7,7 @@ from playwright.sync_api import Page, expect
 from tests.e2e.conftest import log_in
 
 HEADER = "Prénom;Nom;E-mail;Téléphone;Date de naissance;Ville;Opt-in email"
+WORKER_TIMEOUT = 30_000  # ms: the preview and the import run in the Celery worker
 GOOD_ROW = "Hélène;Bérard;helene.berard@example.fr;06 12 34 56 78;12/03/1985;Besançon;oui"
 
 
@@ -22,6 +23,8 @@ def upload_and_preview(page: Page, file: Path) -> None:
     expect(page.get_by_text("Windows-1252")).to_be_visible()
     expect(page.get_by_text("point-virgule (;)")).to_be_visible()
     page.get_by_role("button", name="Afficher l’aperçu de l’import").click()
+    # The preview runs in the worker: a wait page with a progress bar, then the preview.
+    page.wait_for_url("**/import/preview/*/", timeout=WORKER_TIMEOUT)
 
 
 def test_import_a_file_with_errors_then_the_fixed_file(page: Page, platform, tmp_path: Path) -> None:
@@ -61,7 +64,7 @@ def test_import_a_file_with_errors_then_the_fixed_file(page: Page, platform, tmp
     )
     expect(page.get_by_role("columnheader", name="Motif")).to_have_count(0)
     page.get_by_role("button", name="Importer les 3 lignes").click()
-    expect(page.locator(".messagelist")).to_contain_text("3")
+    expect(page.locator(".messagelist")).to_contain_text("3", timeout=WORKER_TIMEOUT)  # after the wait page
 
     # The people are there, accents intact, with the consent the file gave.
     page.goto("/admin/profiles/profile/?q=helene.berard%40example.fr")

@@ -11,9 +11,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from cdp.celery import app
 from profiles.models import ConsentRecord, ImportStatus, ProfileImport
 from tests.profiles.importing import (
     csv_bytes,
@@ -29,6 +31,7 @@ CHANGELIST = reverse("admin:profiles_profile_changelist")
 IMPORT = reverse("admin:profiles_profile_import")
 PREVIEW = reverse("admin:profiles_profile_import_preview")
 CONFIRM = reverse("admin:profiles_profile_process_import")
+PROGRESS = reverse("admin:profiles_profile_import_progress", args=["0"]).removesuffix("0/")
 
 HEADER = "Courriel;Prénom;Nom;Téléphone;Date de naissance;Ville;Optin email;Fidélité"
 # A CRM export saved by Excel: semicolons, Windows-1252, accents (Œ is Windows-1252 only).
@@ -108,6 +111,25 @@ def temporary_files_in_tmp_path(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", str(folder))
 
 
+@pytest.fixture(autouse=True)
+def imports_run_in_this_process(monkeypatch, settings, django_capture_on_commit_callbacks):
+    """The worker's part runs in this process, as soon as the request that queued it has committed.
+
+    The preview and the import are Celery tasks queued on commit: each request of the test client
+    runs the tasks it queued (``task_always_eager``) before the client follows the redirect to
+    the wait page; their progress goes to a cache of this process.
+    """
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    monkeypatch.setitem(app.conf, "task_always_eager", True)
+    request = Client.request
+
+    def request_then_its_tasks(client: Client, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return request(client, **kwargs)
+
+    monkeypatch.setattr(Client, "request", request_then_its_tasks)
+
+
 def upload(client, data: bytes, name: str = "export-crm.csv"):
     return client.post(IMPORT, {"import_file": SimpleUploadedFile(name, data, content_type="text/csv")})
 
@@ -124,7 +146,7 @@ def mapping_post(response, **changes: str) -> dict[str, str]:
 def preview(client, data: bytes = MESSY_FILE, **changes: str):
     mapping_page = upload(client, data)
     assert mapping_page.status_code == 200, mapping_page.context["form"].errors
-    return client.post(PREVIEW, mapping_post(mapping_page, **changes))
+    return client.post(PREVIEW, mapping_post(mapping_page, **changes), follow=True)
 
 
 def confirm_post(preview_response, rows: str) -> dict[str, str]:
@@ -222,7 +244,8 @@ def test_confirming_the_valid_rows_imports_exactly_them(admin_client):
     response = admin_client.post(CONFIRM, confirm_post(preview_page, "valid"), follow=True)
 
     record = ProfileImport.objects.get(status=ImportStatus.DONE)
-    assert response.redirect_chain == [(CHANGELIST, 302)]
+    assert [url.startswith(PROGRESS) for url, _status in response.redirect_chain] == [True, False]
+    assert response.redirect_chain[-1] == (CHANGELIST, 302)
     assert profiles_snapshot() == IMPORTED
     assert (record.rows_read, record.rows_new, record.rows_updated, record.rows_merged, record.rows_rejected) == (
         9,
@@ -370,6 +393,7 @@ def test_importing_needs_the_right_to_add_and_change_profiles(client, django_use
 
     assert client.get(IMPORT).status_code == 403
     assert client.post(CONFIRM, {}).status_code == 403
+    assert client.get(PROGRESS + "0123abcd/").status_code == 403
 
 
 # ---------------------------------------------------------------------------
