@@ -2,6 +2,7 @@
 
 import csv
 import datetime
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -15,6 +16,7 @@ from django.utils.text import slugify
 from django.utils.translation import get_language, gettext
 from django.utils.translation import gettext_lazy as _
 
+from activations.models import Campaign
 from profiles.empty_state import EmptyState, add_link
 from reporting import formatting
 from reporting.dashboard import Table, dashboard_tables
@@ -41,8 +43,22 @@ def table_csv(table: Table) -> HttpResponse:
 JUST_NOW = datetime.timedelta(minutes=1)
 
 
-def _url_if_allowed(request: HttpRequest, permission: str, name: str) -> str:
-    return reverse(name) if request.user.has_perm(permission) else ""
+def no_campaign_empty_state(request: HttpRequest, site: admin.AdminSite) -> EmptyState:
+    """What the report says before the first campaign run: what to do, with the links the user may follow."""
+    links = add_link(request, Campaign, _("Create a campaign"))
+    campaigns = site._registry.get(Campaign)
+    if campaigns is not None and campaigns.has_view_permission(request):
+        links.append((gettext("See the campaigns"), reverse("admin:activations_campaign_changelist")))
+    return EmptyState(
+        message=gettext("No campaign has been sent yet: this report fills in after the first one."),
+        explanation=gettext(
+            "Create a campaign on a segment, keep a control group (%(share)s is usual) and send it. Its return on "
+            "investment, the uplift against the control group and the delivery quality then appear here. The "
+            "figures on your customers are below."
+        )
+        % {"share": formatting.percent(Decimal("0.1"), 0)},
+        links=links,
+    )
 
 
 @admin.register(Dashboard)
@@ -109,11 +125,7 @@ class DashboardAdmin(admin.ModelAdmin):
             "refreshed": refreshed,
             "refreshed_just_now": refreshed is not None and timezone.now() - refreshed.finished_at < JUST_NOW,
             "refresh_pending": refresh_request_pending(),
-            "campaigns_sent": campaigns_sent,
-            "campaigns_url": _url_if_allowed(
-                request, "activations.view_campaign", "admin:activations_campaign_changelist"
-            ),
-            "campaign_add_url": _url_if_allowed(request, "activations.add_campaign", "admin:activations_campaign_add"),
+            "empty_state": None if campaigns_sent else no_campaign_empty_state(request, self.admin_site),
             **(extra_context or {}),
         }
         return TemplateResponse(request, "admin/reporting/dashboard.html", context)

@@ -136,7 +136,7 @@ def test_the_csv_keeps_every_column_of_the_uplift_and_roi_tables(staff, black_fr
 def test_before_any_campaign_the_dashboard_says_what_to_do(staff, alice):
     html = staff.get(URL).content.decode()
 
-    assert 'id="no-campaign"' in html and "No campaign has been sent yet" in html
+    assert 'id="empty-state"' in html and "No campaign has been sent yet" in html and "(10% is usual)" in html
     assert 'href="/admin/activations/campaign/add/"' in html and 'href="/admin/activations/campaign/"' in html
     for section in ("roi_campaigns", "roi_channels", "roi_periods", "uplift", "delivery_quality", "pressure"):
         assert f'id="{section}"' not in html
@@ -147,4 +147,4 @@ def test_an_empty_table_draws_no_chart(staff, story):
     html = staff.get(URL, {"channel": "push"}).content.decode()
 
     roi = html.split('id="roi_campaigns"')[1].split('id="roi_channels"')[0]
-    assert "Nothing in this period." in roi and "reporting-chart" not in roi and 'id="no-campaign"' not in html
+    assert "Nothing in this period." in roi and "reporting-chart" not in roi and 'id="empty-state"' not in html
