@@ -4,15 +4,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from activations.connectors import ConnectorError, connector_for
 from activations.exports import csv_export_download, csv_export_path
@@ -398,6 +400,11 @@ class CampaignAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.preview_view),
                 name="activations_campaign_preview",
             ),
+            path(
+                "<path:object_id>/send/",
+                self.admin_site.admin_view(self.send_view),
+                name="activations_campaign_send",
+            ),
             *super().get_urls(),
         ]
 
@@ -428,7 +435,24 @@ class CampaignAdmin(admin.ModelAdmin):
                 for name, counts in preview.variants.items()
             ],
         }
+        context["can_send"] = self.has_change_permission(request, campaign)
         return TemplateResponse(request, "admin/activations/campaign/preview.html", context)
+
+    @method_decorator(require_POST)
+    def send_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The preview's “Send now”: start a run, then show it, where its progress can be followed."""
+        campaign = self.get_object(request, object_id)
+        if campaign is None or not self.has_change_permission(request, campaign):
+            raise PermissionDenied
+        try:
+            run = campaign_run_start(campaign=campaign, trigger="manual")
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:activations_campaign_preview", args=[campaign.pk]))
+        self.message_user(
+            request, gettext("“%(name)s” is being sent: this page follows its progress.") % {"name": campaign}
+        )
+        return HttpResponseRedirect(reverse("admin:activations_campaignrun_change", args=[run.pk]))
 
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         obj = kwargs.get("obj")
