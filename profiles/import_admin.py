@@ -72,6 +72,7 @@ SAMPLE_ROWS = 10
 MAPPING_SAMPLE_ROWS = 50  # read to find a few example values of each column
 PREVIEW_REJECTIONS = 100
 RECORD_REJECTIONS_PER_PAGE = 100
+WORKER_LATE_SECONDS = 60  # an import still queued after this long may have no worker to run it
 
 # The list's column is narrow: the status in a few words.
 STATUS_SHORT_LABELS = {
@@ -96,11 +97,13 @@ def target_label(target: str) -> str:
 
 def progress_text(progress: ImportProgress) -> str:
     """Where the worker is, in one sentence under the progress bar."""
-    if progress.state == QUEUED:
+    if progress.state == QUEUED and progress.waiting_seconds > WORKER_LATE_SECONDS:
         return gettext(
             "Waiting for the background worker to start. If nothing moves for several minutes, "
             "the background worker may be stopped: tell your administrator."
         )
+    if progress.state == QUEUED:
+        return gettext("Waiting for the background worker to start…")
     if progress.percent is None:
         return gettext("Reading the first rows…")
     if progress.read_bytes >= progress.size:

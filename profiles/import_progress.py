@@ -8,6 +8,7 @@ carries. Nothing else of the import is kept here.
 """
 
 import dataclasses
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,11 @@ class ImportProgress:
     size: int = 0
     record_id: int | None = None  # the ProfileImport, once done
     error: str = ""  # why it failed, in the marketer's language
+    queued_at: float = 0.0  # seconds since the epoch
+
+    @property
+    def waiting_seconds(self) -> float:
+        return time.time() - self.queued_at
 
     @property
     def percent(self) -> int | None:
@@ -57,7 +63,12 @@ def _key(token: str, part: str = "") -> str:
 def import_progress_start(*, user_id: int, dry_run: bool, file_name: str, storage_name: str) -> ImportProgress:
     """A new record, queued, under a new token."""
     progress = ImportProgress(
-        token=uuid.uuid4().hex, user_id=user_id, dry_run=dry_run, file_name=file_name, storage_name=storage_name
+        token=uuid.uuid4().hex,
+        user_id=user_id,
+        dry_run=dry_run,
+        file_name=file_name,
+        storage_name=storage_name,
+        queued_at=time.time(),
     )
     cache.set(_key(progress.token), dataclasses.asdict(progress), KEEP_SECONDS)
     return progress

@@ -4,6 +4,7 @@ import contextlib
 import io
 import os
 import tempfile
+import time
 from typing import Any, ClassVar
 
 import pytest
@@ -118,8 +119,16 @@ def test_the_wait_page_of_a_queued_import_says_it_waits_for_the_worker(admin_cli
     response = admin_client.get(progress_url(token))
 
     assert '<progress id="import-progress" max="100" aria-describedby' in response.text  # no value: waiting
-    assert "Waiting for the background worker to start." in response.text
+    assert "Waiting for the background worker to start…" in response.text
     assert "You can also leave this page: the import goes on" in response.text
+
+
+def test_the_wait_page_of_an_import_queued_for_long_says_to_call_the_administrator(admin_client, admin_user):
+    token = admin_progress(admin_user, dry_run=False, queued_at=time.time() - 120)
+
+    response = admin_client.get(progress_url(token))
+
+    assert "the background worker may be stopped: tell your administrator." in response.text
 
 
 def test_the_wait_page_is_in_french_for_a_french_marketer(admin_client, admin_user):
