@@ -6,9 +6,18 @@ from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
-def roles_sync_after_migrate(sender: AppConfig, *, apps: Apps, using: str, verbosity: int, **kwargs: Any) -> None:
-    """Every ``migrate`` brings the role groups back to their definition in ``access.roles``."""
+def roles_sync_after_migrate(
+    sender: AppConfig, *, using: str, verbosity: int, apps: Apps | None = None, **kwargs: Any
+) -> None:
+    """Every ``migrate`` brings the role groups back to their definition in ``access.roles``.
+
+    ``flush`` (a transactional test's teardown) sends the signal without ``apps``: the installed apps then.
+    """
+    from django.apps import apps as installed_apps
+
     from access.services import roles_sync
+
+    apps = apps or installed_apps
 
     try:
         apps.get_model("auth", "Permission")
