@@ -106,6 +106,8 @@ class ContentFields(forms.Form):
         label=_("Subject"),
         required=False,
         max_length=500,
+        # As wide as the text below: a subject with placeholders is long.
+        widget=forms.TextInput(attrs={"class": "vTextField", "style": "width: 100%; max-width: 38em"}),
         help_text=_(
             "The subject line people see in their inbox, for example “{{ first_name }}, your discount ends tonight”."
         ),
