@@ -51,7 +51,6 @@ from profiles.import_progress import (
     import_file_claim,
     import_progress_get,
     import_progress_start,
-    import_result_announce,
 )
 from profiles.importing.mapping import IGNORE, target_choices
 from profiles.importing.reading import (
@@ -374,6 +373,7 @@ class CrmImportMixin(ImportMixin):
             "all_or_nothing": form.cleaned_data.get("all_or_nothing", False),
             "actor": request.user.get_username(),
             "language": translation.get_language(),
+            "user_id": request.user.pk,
         }
         transaction.on_commit(lambda: profile_import_task.delay(**arguments))
         return HttpResponseRedirect(self._progress_url(progress.token))
@@ -506,8 +506,6 @@ class CrmImportMixin(ImportMixin):
         record = ProfileImport.objects.filter(pk=progress.record_id).first()
         if record is None:
             return HttpResponseRedirect(self._changelist_url())
-        if import_result_announce(progress.token):
-            self.log_addition(request, record, [{"added": {}}])
         self._result_message(request, record)
         return HttpResponseRedirect(self._changelist_url())
 

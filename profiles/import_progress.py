@@ -79,7 +79,8 @@ def import_progress_get(token: str, *, user_id: int | None = None) -> ImportProg
     stored = cache.get(_key(token))
     if not isinstance(stored, dict):
         return None
-    progress = ImportProgress(**stored)
+    known = {field.name for field in dataclasses.fields(ImportProgress)}  # a record from an older version
+    progress = ImportProgress(**{name: value for name, value in stored.items() if name in known})
     if user_id is not None and progress.user_id != user_id:
         return None
     return progress
@@ -105,7 +106,3 @@ def import_file_claim(*, storage_name: str, token: str) -> str:
         return token
     return cache.get(key) or token
 
-
-def import_result_announce(token: str) -> bool:
-    """True the first time only: the import's result is then logged and announced once."""
-    return cache.add(_key(token, ":announced"), True, KEEP_SECONDS)

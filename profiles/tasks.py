@@ -1,6 +1,7 @@
 """Celery entry points of profiles: thin, they take ids and strings and call one service."""
 
 from celery import shared_task
+from django.contrib.admin.models import ADDITION, LogEntry
 from django.utils import translation
 from django.utils.translation import gettext
 
@@ -20,6 +21,7 @@ def profile_import_task(
     mapping: dict[str, str],
     dry_run: bool,
     all_or_nothing: bool,
+    user_id: int,
     actor: str,
     language: str,
 ) -> int | None:
@@ -64,5 +66,9 @@ def profile_import_task(
             raise  # for the worker's log
         if not dry_run:
             stored_file_remove(storage)
+            # The admin's history of the import, as when it ran in the request, even if nobody waits for it.
+            LogEntry.objects.log_actions(
+                user_id=user_id, queryset=[record], action_flag=ADDITION, change_message=[{"added": {}}]
+            )
         import_progress_update(token, state=DONE, record_id=record.pk)
         return record.pk

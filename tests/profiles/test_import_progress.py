@@ -156,7 +156,7 @@ def test_the_wait_page_of_a_finished_preview_goes_on_to_the_preview(admin_client
     assert preview.context["form"]["column_7"].value() == "trait:fidelite"
 
 
-def test_the_wait_page_of_a_finished_import_goes_on_to_the_result_once(admin_client, queued_tasks_run):
+def test_the_wait_page_of_a_finished_import_goes_on_to_the_result(admin_client, queued_tasks_run):
     preview = admin_client.post(PREVIEW, mapping_post(upload(admin_client, MESSY_FILE)), follow=True)
     queued = admin_client.post(CONFIRM, confirm_post(preview, "valid"))
 
@@ -233,6 +233,7 @@ def run_task(admin_user, storage_name: str, *, dry_run: bool) -> str:
             mapping={},
             dry_run=dry_run,
             all_or_nothing=False,
+            user_id=admin_user.pk,
             actor="admin",
             language="en",
         )
@@ -259,6 +260,7 @@ def test_the_task_records_its_progress_while_it_imports_a_file(admin_user, progr
     assert writes[-1] == ("done", size, size)
     progress = import_progress_get(token)
     record = ProfileImport.objects.get(pk=progress.record_id)
+    assert LogEntry.objects.get(object_id=str(record.pk)).user == admin_user  # the admin's history
     assert (record.status, record.rows_read) == (ImportStatus.DONE, 11_000)
     assert record.rows_rejected >= 10_400
     assert record.rows_new > 500
