@@ -255,12 +255,6 @@ class ProfileAdmin(CrmImportMixin, ProfileSearchMixin, admin.ModelAdmin):
             links=crm_import_link(self, request),
         )
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        # "Profiles" rather than Django's "Select profile to change": marketers come here to look people up.
-        return super().changelist_view(
-            request, {"title": capfirst(self.opts.verbose_name_plural), **(extra_context or {})}
-        )
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[Profile]:
         def first_identifier(kind: str) -> Subquery:
             held = Identifier.objects.filter(profile=OuterRef("pk"), kind=kind).order_by("created_at", "pk")

@@ -71,3 +71,10 @@ def test_home_reads_its_figures_in_a_fixed_number_of_queries(admin_client_fr, dj
     attention (1), failing runs (1), recent actions (1): whatever the number of profiles, runs or imports."""
     with django_assert_num_queries(9):
         admin_client_fr.get("/admin/")
+
+
+def test_a_list_is_titled_by_what_it_lists(admin_client_fr) -> None:
+    page = admin_client_fr.get("/admin/activations/destination/").content.decode()
+    assert "<h1>Destinations</h1>" in page
+    assert "<title>Destinations | Plateforme de données clients</title>" in page
+    assert "Sélectionnez" not in page
