@@ -24,7 +24,7 @@ install: $(BIN)/.installed
 $(CHROMIUM):
 	@echo "Installing Debian's chromium for the browser tests (tests/e2e)."
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium
 
 run: $(BIN)/.installed
 	$(BIN)/python manage.py migrate --no-input
