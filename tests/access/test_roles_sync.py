@@ -110,3 +110,12 @@ def test_a_permission_named_but_not_in_the_database_is_reported(monkeypatch):
 
     assert roles_sync() == {"segments.view_segmnt"}
     assert names("Marketer") == MARKETER.permissions
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_groups_come_back_after_a_flush():
+    # What a transactional test's teardown does: post_migrate is then sent without the migration state.
+    call_command("flush", interactive=False, verbosity=0)
+
+    assert names("Marketer") == MARKETER.permissions
+    assert "partners.add_apikey" in names("Administrator")
