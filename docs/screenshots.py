@@ -162,6 +162,8 @@ class Shooter:
             if self._wanted("import-mapping"):
                 self.shot("import-mapping")
             self.page.click("input[type=submit].default")
+            # The preview may be made by the worker behind a wait page that reloads itself: wait for its buttons.
+            self.page.locator("button[name=cancel]").wait_for(timeout=120_000)
             self.page.wait_for_load_state("networkidle")
             if self._wanted("import-preview"):
                 to_top(self.page.locator("#content-main h2"))
