@@ -47,3 +47,9 @@ def bob(db) -> Profile:
 @pytest.fixture
 def charlie(db) -> Profile:
     return make_profile(identifiers={"anonymous_id": "cookie-charlie-42"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The browser tests last: Playwright's browser, kept for the rest of the session once started, runs an event
+    loop in this thread, and Django refuses database calls from a thread with a running loop."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/e2e/"))
