@@ -47,6 +47,7 @@ CHUNK_ROWS = 20_000
 _TEMPORARY_TABLES = (
     "import_row",
     "import_identifier",
+    "import_identifier_chunk",
     "import_consent",
     "import_key",
     "import_link",
@@ -56,14 +57,14 @@ _TEMPORARY_TABLES = (
     "import_replayed",
     "import_record",
     "import_traits",
-    "import_values",
     "import_touched",
 )
+IDENTIFIER_COLUMNS = ("line", "position", "kind", "value", "column_name")
 FIELD_COLUMNS = ("first_name", "last_name", "birth_date", "city", "postcode", "country", "language")
 SINGLE_VALUED = (IdentifierKind.CRM_ID,)
 
-# Identifiers are compared byte for byte in staging (COLLATE "C"): sorting and indexing millions of them
-# is then a third cheaper, and equality is the same in every deterministic collation.
+# Identifiers and consents are compared byte for byte in staging (COLLATE "C"): sorting and indexing
+# millions of them is then a third cheaper, and equality is the same in every deterministic collation.
 _STAGING = f"""
 CREATE TEMP TABLE import_row (
     line integer PRIMARY KEY,
@@ -75,9 +76,26 @@ CREATE TEMP TABLE import_identifier (
     kind text COLLATE "C" NOT NULL, value text COLLATE "C" NOT NULL, column_name text NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE import_consent (
-    line integer NOT NULL, position integer NOT NULL, channel text NOT NULL, status text NOT NULL,
-    address text NOT NULL, occurred_at timestamptz, column_name text NOT NULL, cell text NOT NULL
+    line integer NOT NULL, position integer NOT NULL,
+    channel text COLLATE "C" NOT NULL, status text COLLATE "C" NOT NULL, address text COLLATE "C" NOT NULL,
+    occurred_at timestamptz, column_name text NOT NULL, cell text NOT NULL
 ) ON COMMIT DROP;
+CREATE TEMP TABLE import_identifier_chunk (LIKE import_identifier) ON COMMIT DROP;
+-- One node per distinct identifier of the file: the first line naming it, how many lines do, its profile if any.
+CREATE TEMP TABLE import_key (
+    kind text COLLATE "C" NOT NULL, value text COLLATE "C" NOT NULL, first_line integer NOT NULL,
+    uses integer NOT NULL, label integer NOT NULL, profile_id bigint, PRIMARY KEY (kind, value)
+) ON COMMIT DROP;
+"""
+
+# A chunk's identifiers join the others and count in the file's nodes as they arrive: PostgreSQL does this
+# while Python checks the next chunk. Chunks come in file order, so a node's first line is its first chunk's.
+_KEYS_ADD = """
+INSERT INTO import_identifier SELECT * FROM import_identifier_chunk;
+INSERT INTO import_key AS k (kind, value, first_line, uses, label)
+SELECT kind, value, min(line), count(*), min(line) FROM import_identifier_chunk GROUP BY kind, value
+ON CONFLICT (kind, value) DO UPDATE SET uses = k.uses + excluded.uses;
+TRUNCATE import_identifier_chunk
 """
 
 
@@ -118,7 +136,8 @@ def _stage(cursor, rows: Iterator[tuple[int, "RowValues"]]) -> None:
             staged_rows, identifiers, consents = chunk
             try:
                 _copy(cursor, "import_row", row_columns, staged_rows)
-                _copy(cursor, "import_identifier", ("line", "position", "kind", "value", "column_name"), identifiers)
+                _copy(cursor, "import_identifier_chunk", IDENTIFIER_COLUMNS, identifiers)
+                cursor.execute(_KEYS_ADD)
                 _copy(
                     cursor,
                     "import_consent",
@@ -152,17 +171,13 @@ def _stage(cursor, rows: Iterator[tuple[int, "RowValues"]]) -> None:
         writer.join()
     if failure:
         raise failure[0]
-    cursor.execute("ANALYZE import_row; ANALYZE import_identifier; ANALYZE import_consent")
+    cursor.execute("ANALYZE import_row; ANALYZE import_identifier; ANALYZE import_consent; ANALYZE import_key")
 
 
 _COMPONENTS = """
--- One node per distinct identifier of the file: the first line naming it, how many lines do, its profile if any.
-CREATE TEMP TABLE import_key ON COMMIT DROP AS
-SELECT s.kind, s.value, min(s.line) AS first_line, count(*) AS uses, min(s.line) AS label, i.profile_id
-FROM import_identifier s
-LEFT JOIN profiles_identifier i ON i.kind = s.kind COLLATE "default" AND i.value = s.value COLLATE "default"
-GROUP BY s.kind, s.value, i.profile_id;
-CREATE UNIQUE INDEX ON import_key (kind, value);
+-- The profile of each node, if any (the identifier table is locked from here on).
+UPDATE import_key k SET profile_id = i.profile_id
+FROM profiles_identifier i WHERE i.kind = k.kind COLLATE "default" AND i.value = k.value COLLATE "default";
 CREATE INDEX ON import_key (profile_id) WHERE profile_id IS NOT NULL;
 -- Most rows are people named once: only the identifiers of rows that can join
 -- others (an identifier named twice, or held by a profile) need propagating.
@@ -233,18 +248,29 @@ SELECT v.label FROM (
 -- refuse in it. New people's profiles are numbered here, in file order, so that their rows can be
 -- written in one go (one statement, rather than updating a million rows afterwards).
 CREATE TEMP TABLE import_component ON COMMIT DROP AS
-SELECT g.label, g.lines, g.first_line, g.profiles, g.simple, g.created,
-       CASE WHEN g.created THEN nextval(pg_get_serial_sequence('profiles_profile', 'id')) ELSE g.profile_id END
-           AS profile_id
-FROM (SELECT c.*, f.simple, f.simple AND c.profiles = 0 AS created
-      FROM import_group c
-      CROSS JOIN LATERAL (SELECT c.profiles <= 1
-                                 AND NOT EXISTS (SELECT 1 FROM import_replayed r WHERE r.label = c.label) AS simple) f
-      ORDER BY c.label) g;
+SELECT g.label, g.lines, g.first_line, g.profiles, g.simple, g.simple AND g.profiles = 0 AS created,
+       CASE WHEN g.simple AND g.profiles = 0 THEN nextval(pg_get_serial_sequence('profiles_profile', 'id'))
+            ELSE g.profile_id END AS profile_id
+FROM (SELECT c.*, c.profiles <= 1 AND c.label NOT IN (SELECT r.label FROM import_replayed r) AS simple
+      FROM import_group c ORDER BY c.label) g;
 CREATE UNIQUE INDEX ON import_component (label);
 ANALYZE import_component;
 """
 
+# A person on one row takes that row's values; on several, the last non-empty value of each field.
+_VALUES = """
+SELECT c.profile_id, {single_values}, r.traits
+FROM import_component c JOIN import_row r ON r.line = c.label
+WHERE c.simple AND c.lines = 1 AND {which}
+UNION ALL
+SELECT c.profile_id, {last_values}, min(t.traits::text)::jsonb AS traits
+FROM import_component c
+JOIN import_node n ON n.label = c.label
+JOIN import_row r ON r.line = n.line
+LEFT JOIN import_traits t ON t.label = c.label
+WHERE c.simple AND c.lines > 1 AND {which}
+GROUP BY c.profile_id, c.label
+"""
 _LAST_VALUE = "(array_agg(r.{name} ORDER BY r.line DESC) FILTER (WHERE r.{name} IS NOT NULL))[1] AS {name}"
 
 _APPLY = """
@@ -257,29 +283,15 @@ WHERE c.simple AND c.lines > 1 AND r.traits IS NOT NULL
 GROUP BY n.label;
 CREATE UNIQUE INDEX ON import_traits (label);
 
--- A person on one row takes that row's values; on several, the last non-empty value of each field.
-CREATE TEMP TABLE import_values ON COMMIT DROP AS
-SELECT c.profile_id, c.created, {single_values}, r.traits
-FROM import_component c JOIN import_row r ON r.line = c.label
-WHERE c.simple AND c.lines = 1
-UNION ALL
-SELECT c.profile_id, c.created, {last_values}, min(t.traits::text)::jsonb AS traits
-FROM import_component c
-JOIN import_node n ON n.label = c.label
-JOIN import_row r ON r.line = n.line
-LEFT JOIN import_traits t ON t.label = c.label
-WHERE c.simple AND c.lines > 1
-GROUP BY c.profile_id, c.created, c.label;
-
 INSERT INTO profiles_profile
     (id, uuid, {fields}, traits, do_not_track, do_not_contact, source, created_at, updated_at)
 SELECT v.profile_id, gen_random_uuid(), {blank_fields}, coalesce(v.traits, '{{}}'::jsonb), false, false,
        %(source)s, %(now)s, %(now)s
-FROM import_values v WHERE v.created;
+FROM ({created_values}) v;
 
 UPDATE profiles_profile p SET
     {updates}, traits = p.traits || coalesce(v.traits, '{{}}'::jsonb), updated_at = %(now)s
-FROM import_values v WHERE NOT v.created AND p.id = v.profile_id;
+FROM ({updated_values}) v WHERE p.id = v.profile_id;
 
 INSERT INTO profiles_identifier (profile_id, kind, value, source, created_at)
 SELECT c.profile_id, k.kind, k.value, %(source)s, %(now)s
@@ -452,11 +464,16 @@ def rows_apply_bulk(*, rows: Iterator[tuple[int, RowValues]], context: "ImportCo
         with _step("classifying"):
             _execute(cursor, _CLASSIFY, params)
         with _step("writing profiles, identifiers and consents"):
+            values = _VALUES.format(
+                single_values=", ".join(f"r.{name}" for name in FIELD_COLUMNS),
+                last_values=", ".join(_LAST_VALUE.format(name=name) for name in FIELD_COLUMNS),
+                which="{which}",
+            )
             _execute(
                 cursor,
                 _APPLY.format(
-                    single_values=", ".join(f"r.{name}" for name in FIELD_COLUMNS),
-                    last_values=", ".join(_LAST_VALUE.format(name=name) for name in FIELD_COLUMNS),
+                    created_values=values.format(which="c.created"),
+                    updated_values=values.format(which="NOT c.created"),
                     fields=", ".join(FIELD_COLUMNS),
                     blank_fields=", ".join(
                         f"v.{name}" if name == "birth_date" else f"coalesce(v.{name}, '')" for name in FIELD_COLUMNS
