@@ -55,7 +55,6 @@ _TEMPORARY_TABLES = (
     "import_group",
     "import_component",
     "import_replayed",
-    "import_record",
     "import_traits",
     "import_touched",
 )
@@ -299,26 +298,32 @@ FROM import_key k JOIN import_component c ON c.label = k.label
 WHERE c.simple AND k.profile_id IS NULL
 ORDER BY k.first_line;
 
--- The consent log's new records, numbered ahead in file order (the latest word wins, and among words of
--- the same time the later line), so that the consent states can be built from them.
-CREATE TEMP TABLE import_record ON COMMIT DROP AS
-SELECT nextval(pg_get_serial_sequence('profiles_consentrecord', 'id')) AS id, x.*
-FROM (SELECT c.profile_id, c.created, s.line, s.channel, s.status, s.address, s.column_name, s.cell,
-             coalesce(s.occurred_at, %(started)s) AS occurred_at
-      FROM import_consent s
-      JOIN import_node n ON n.line = s.line
-      JOIN import_component c ON c.label = n.label
-      WHERE c.simple
-      ORDER BY s.line, s.position) x;
+-- The profiles this import updates and gives consents to: their consent states are folded again from the log.
+CREATE TEMP TABLE import_touched ON COMMIT DROP AS
+SELECT DISTINCT c.profile_id
+FROM import_consent s JOIN import_node n ON n.line = s.line JOIN import_component c ON c.label = n.label
+WHERE c.simple AND NOT c.created;
 
-INSERT INTO profiles_consentrecord
-    (id, profile_id, channel, status, legal_basis, address, source, proof, occurred_at, recorded_at, recorded_by)
-SELECT s.id, s.profile_id, s.channel, s.status, 'consent', s.address, %(source)s,
-       jsonb_build_object('import', %(import_id)s, 'file', %(file)s, 'file_sha256', %(sha256)s,
-                          'line', s.line, 'column', s.column_name, 'value', s.cell),
-       s.occurred_at, %(now)s, %(actor)s
-FROM import_record s
-ORDER BY s.id;
+-- The consent log's new records, in file order (so are their ids: among words of the same time, the later
+-- line wins). The profiles this import created have no other entry: their consent states are folded from
+-- these records as they are written, without reading the log back.
+WITH inserted AS (
+    INSERT INTO profiles_consentrecord
+        (profile_id, channel, status, legal_basis, address, source, proof, occurred_at, recorded_at, recorded_by)
+    SELECT c.profile_id, s.channel, s.status, 'consent', s.address, %(source)s,
+           jsonb_build_object('import', %(import_id)s, 'file', %(file)s, 'file_sha256', %(sha256)s,
+                              'line', s.line, 'column', s.column_name, 'value', s.cell),
+           coalesce(s.occurred_at, %(started)s), %(now)s, %(actor)s
+    FROM import_consent s
+    JOIN import_node n ON n.line = s.line
+    JOIN import_component c ON c.label = n.label
+    WHERE c.simple
+    ORDER BY s.line, s.position
+    RETURNING id, profile_id, channel, status, address, occurred_at
+), created AS (
+    SELECT * FROM inserted WHERE profile_id NOT IN (SELECT t.profile_id FROM import_touched t)
+)
+{created_states};
 """
 
 # The current consent of each (profile, channel, address): its latest log entry,
@@ -344,10 +349,9 @@ _CONSENT_STATE = (
         which="profile_id IN (SELECT profile_id FROM {touched})",
     )
 )
-# The profiles this import created have no log entry but its own: their states
-# come from the import's records, without reading the log back.
+# The profiles this import created, from their records as written (a WITH query named "created").
 _CONSENT_STATE_CREATED = f"INSERT INTO profiles_consentstate ({_STATE_COLUMNS})" + _CONSENT_STATE_RULE.format(
-    legal_basis="'consent'", records="import_record", which="created"
+    legal_basis="'consent'", records="created", which="true"
 )
 
 
@@ -474,6 +478,7 @@ def rows_apply_bulk(*, rows: Iterator[tuple[int, RowValues]], context: "ImportCo
                 _APPLY.format(
                     created_values=values.format(which="c.created"),
                     updated_values=values.format(which="NOT c.created"),
+                    created_states=_CONSENT_STATE_CREATED,
                     fields=", ".join(FIELD_COLUMNS),
                     blank_fields=", ".join(
                         f"v.{name}" if name == "birth_date" else f"coalesce(v.{name}, '')" for name in FIELD_COLUMNS
@@ -483,14 +488,7 @@ def rows_apply_bulk(*, rows: Iterator[tuple[int, RowValues]], context: "ImportCo
                 params,
             )
         with _step("rebuilding consent states"):
-            _execute(
-                cursor,
-                "CREATE TEMP TABLE import_touched ON COMMIT DROP AS "
-                "SELECT DISTINCT profile_id FROM import_record WHERE NOT created;\n"
-                + _CONSENT_STATE.format(touched="import_touched")
-                + ";\n"
-                + _CONSENT_STATE_CREATED,
-            )
+            _execute(cursor, _CONSENT_STATE.format(touched="import_touched"))
         cursor.execute(
             "SELECT coalesce(sum(CASE WHEN created THEN 1 ELSE 0 END), 0), "
             "coalesce(sum(lines) - sum(CASE WHEN created THEN 1 ELSE 0 END), 0) FROM import_component WHERE simple"
