@@ -105,4 +105,3 @@ def import_file_claim(*, storage_name: str, token: str) -> str:
     if cache.add(key, token, KEEP_SECONDS):
         return token
     return cache.get(key) or token
-
