@@ -25,7 +25,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -194,6 +194,11 @@ class CrmImportMixin(ImportMixin):
                 "import/progress/<slug:token>/",
                 self.admin_site.admin_view(self.import_progress_view),
                 name=f"{app_label}_{model_name}_import_progress",
+            ),
+            path(
+                "import/progress/<slug:token>/status/",
+                self.admin_site.admin_view(self.import_progress_status_view),
+                name=f"{app_label}_{model_name}_import_progress_status",
             ),
             *super().get_urls(),
         ]
@@ -404,7 +409,24 @@ class CrmImportMixin(ImportMixin):
             step=3,
             progress=progress,
             progress_text=progress_text(progress) if progress is not None else "",
+            status_url=self._admin_url("import_progress_status", token),
             imports_url=reverse("admin:profiles_profileimport_changelist", current_app=self.admin_site.name),
+        )
+
+    def import_progress_status_view(self, request: HttpRequest, token: str) -> JsonResponse:
+        """The wait page's progress as JSON: its script follows it without reloading the page."""
+        if not self.has_import_permission(request):
+            raise PermissionDenied
+        progress = import_progress_get(token, user_id=request.user.pk)
+        if progress is None:
+            return JsonResponse({"state": "unknown", "finished": True}, status=404)
+        return JsonResponse(
+            {
+                "state": progress.state,
+                "finished": progress.finished,
+                "percent": progress.percent,
+                "text": progress_text(progress),
+            }
         )
 
     def import_preview_result_view(self, request: HttpRequest, token: str) -> HttpResponse:

@@ -394,6 +394,7 @@ def test_importing_needs_the_right_to_add_and_change_profiles(client, django_use
     assert client.get(IMPORT).status_code == 403
     assert client.post(CONFIRM, {}).status_code == 403
     assert client.get(PROGRESS + "0123abcd/").status_code == 403
+    assert client.get(PROGRESS + "0123abcd/status/").status_code == 403
 
 
 # ---------------------------------------------------------------------------

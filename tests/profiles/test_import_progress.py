@@ -113,6 +113,24 @@ def test_the_wait_page_shows_the_progress_the_worker_wrote(admin_client, admin_u
     assert "nothing is written yet" in response.text
 
 
+def test_the_wait_page_script_reads_the_progress_as_json(admin_client, admin_user):
+    token = admin_progress(admin_user, state=RUNNING, read_bytes=4_000_000, size=10_000_000)
+    status_url = reverse("admin:profiles_profile_import_progress_status", args=[token])
+
+    page = admin_client.get(progress_url(token))
+    response = admin_client.get(status_url)
+    unknown = admin_client.get(reverse("admin:profiles_profile_import_progress_status", args=["0123abcd"]))
+
+    assert status_url in page.text
+    assert response.json() == {
+        "state": "running",
+        "finished": False,
+        "percent": 40,
+        "text": "40 % of the file read (3.8\xa0MB of 9.5\xa0MB).",
+    }
+    assert (unknown.status_code, unknown.json()) == (404, {"state": "unknown", "finished": True})
+
+
 def test_the_wait_page_of_a_queued_import_says_it_waits_for_the_worker(admin_client, admin_user):
     token = admin_progress(admin_user, dry_run=False)
 
