@@ -64,9 +64,6 @@ from profiles.importing.reading import (
 from profiles.importing.services import REJECTIONS_KEPT
 from profiles.models import ImportStatus, ProfileImport
 
-# The admin applies the rows one by one: the same rules and results as the set-based
-# path (a test compares them), which is for the command's large files.
-ADMIN_IMPORT_METHOD = "rows"
 SAMPLE_ROWS = 10
 MAPPING_SAMPLE_ROWS = 50  # read to find a few example values of each column
 PREVIEW_REJECTIONS = 100

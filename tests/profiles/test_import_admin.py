@@ -16,6 +16,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cdp.celery import app
+from profiles.importing.services import import_method_default
 from profiles.models import ConsentRecord, ImportStatus, ProfileImport
 from tests.profiles.importing import (
     csv_bytes,
@@ -193,7 +194,11 @@ def test_the_preview_counts_and_lists_the_rejected_rows_and_writes_no_profile(ad
 
     assert response.status_code == 200
     record = response.context["record"]
-    assert (record.status, record.method, record.created_by) == (ImportStatus.PREVIEWED, "rows", "admin")
+    assert (record.status, record.method, record.created_by) == (
+        ImportStatus.PREVIEWED,
+        import_method_default(),
+        "admin",
+    )
     assert [(key, count) for key, _label, count in response.context["counts"]] == [
         ("new", 4),
         ("updated", 1),
