@@ -11,11 +11,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cdp.celery import app
 from profiles.importing.services import import_method_default
 from profiles.models import ConsentRecord, ImportStatus, ProfileImport
 from tests.profiles.importing import (
@@ -105,30 +103,11 @@ IMPORTED = [
 
 
 @pytest.fixture(autouse=True)
-def temporary_files_in_tmp_path(tmp_path, monkeypatch):
-    """django-import-export keeps the uploaded file in the temporary folder: the test's own."""
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-
-
-@pytest.fixture(autouse=True)
-def imports_run_in_this_process(monkeypatch, settings, django_capture_on_commit_callbacks):
-    """The worker's part runs in this process, as soon as the request that queued it has committed.
-
-    The preview and the import are Celery tasks queued on commit: each request of the test client
-    runs the tasks it queued (``task_always_eager``) before the client follows the redirect to
-    the wait page; their progress goes to a cache of this process.
-    """
+def imports_run_in_this_process(settings, uploads_in_tmp_path, queued_tasks_run):
+    """The worker's part (the preview and the import are Celery tasks) runs in this process as soon as the request
+    that queued it has committed, before the client follows the redirect to the wait page; the progress goes to a
+    cache of this process."""
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
-    request = Client.request
-
-    def request_then_its_tasks(client: Client, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return request(client, **kwargs)
-
-    monkeypatch.setattr(Client, "request", request_then_its_tasks)
 
 
 def upload(client, data: bytes, name: str = "export-crm.csv"):

@@ -11,7 +11,6 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.locmem import LocMemCache
-from django.test import Client
 from django.urls import reverse
 
 from bench.crm_file import crm_file_write
@@ -41,7 +40,7 @@ from tests.profiles.test_import_admin import (
     upload,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("uploads_in_tmp_path")]
 
 
 class ProgressWritesCache(LocMemCache):
@@ -60,26 +59,6 @@ def progress_cache(settings) -> type[ProgressWritesCache]:
     settings.CACHES = {"default": {"BACKEND": f"{__name__}.ProgressWritesCache", "LOCATION": "import-progress"}}
     ProgressWritesCache.writes = []
     return ProgressWritesCache
-
-
-@pytest.fixture(autouse=True)
-def temporary_files_in_tmp_path(tmp_path, monkeypatch):
-    folder = tmp_path / "uploads"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-
-
-@pytest.fixture
-def queued_tasks_run(monkeypatch, django_capture_on_commit_callbacks):
-    """Requests of the test client run the tasks they queue in this process, before it follows redirects."""
-    monkeypatch.setitem(app.conf, "task_always_eager", True)
-    request = Client.request
-
-    def request_then_its_tasks(client: Client, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return request(client, **kwargs)
-
-    monkeypatch.setattr(Client, "request", request_then_its_tasks)
 
 
 def progress_url(token: str) -> str:
