@@ -14,6 +14,8 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django_celery_beat.models import PeriodicTask
 
@@ -367,7 +369,7 @@ class RunTrigger(models.TextChoices):
 
 class CampaignRun(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs")
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="runs", verbose_name=_("campaign"))
     trigger = models.CharField(_("started by"), max_length=16, choices=RunTrigger.choices)
     status = models.CharField(_("status"), max_length=16, choices=RunStatus.choices, default=RunStatus.PLANNING)
     batch_size = models.PositiveIntegerField(_("batch size"), default=500)
@@ -384,7 +386,8 @@ class CampaignRun(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.campaign} @ {self.created_at:%Y-%m-%d %H:%M}"
+        # The time the marketer reads everywhere else: local, in her language's format.
+        return f"{self.campaign} — {date_format(timezone.localtime(self.created_at), 'SHORT_DATETIME_FORMAT')}"
 
 
 class BatchStatus(models.TextChoices):

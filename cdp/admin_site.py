@@ -23,6 +23,7 @@ class CdpAdminSite(admin.AdminSite):
     site_header = _("Customer data platform")
     site_title = _("Customer data platform")
     index_title = _("Your customers, segments and campaigns")
+    site_url = None  # no public site behind the platform: no "View site" link leading to a 404
 
     def index(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
         from reporting.home import home_figures  # the apps are loaded once the site serves a page

@@ -84,6 +84,7 @@ PROOF_LABELS = {
     "wording_version": _("wording version"),
     "ip": _("IP address"),
     "user_agent": _("browser"),
+    "method": _("how"),
 }
 
 

@@ -105,6 +105,7 @@ _KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
         "optin sms",
         "opt in sms",
         "sms optin",
+        "sms opt in",
         "consentement sms",
         "consent sms",
         "sms consent",

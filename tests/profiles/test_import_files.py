@@ -126,6 +126,12 @@ def test_columns_are_recognised_by_their_usual_french_and_english_names():
     }
 
 
+@pytest.mark.parametrize("column", ["SMS opt-in", "Email opt-in", "Opt-in SMS", "sms_optin"])
+def test_english_and_french_opt_in_columns_are_consent_columns(column: str) -> None:
+    channel = "sms" if "sms" in column.lower() else "email"
+    assert mapping_guess(["E-mail", column])[column] == f"consent:{channel}"
+
+
 @pytest.mark.parametrize(
     ("mapping", "message"),
     [
