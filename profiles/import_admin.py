@@ -11,14 +11,11 @@ and the confirm is the same call with ``dry_run=False``, both run by a Celery ta
 
 import contextlib
 import csv
-import io
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
@@ -34,14 +31,13 @@ from django.utils.decorators import method_decorator
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import content_disposition_header
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 from import_export.forms import ConfirmImportForm
-from import_export.tmp_storages import BaseStorage, TempFolderStorage
+from import_export.tmp_storages import BaseStorage
 
 from profiles.forms import CrmConfirmForm, CrmFileForm, CrmMappingForm
 from profiles.import_progress import (
@@ -52,9 +48,9 @@ from profiles.import_progress import (
     import_progress_get,
     import_progress_start,
 )
+from profiles.import_uploads import StoredUpload, tmp_storage
 from profiles.importing.mapping import IGNORE, target_choices
 from profiles.importing.reading import (
-    CsvLayout,
     ImportFileError,
     csv_layout_detect,
     csv_rows,
@@ -113,47 +109,6 @@ def progress_text(progress: ImportProgress) -> str:
 
 def import_record_url(record: ProfileImport) -> str:
     return reverse("admin:profiles_profileimport_change", args=[record.pk])
-
-
-def tmp_storage(name: str | None = None) -> BaseStorage:
-    """django-import-export's temporary storage (IMPORT_EXPORT_TMP_STORAGE_CLASS) of an uploaded file.
-
-    The web server stores the file there and the worker that imports it opens it by its name: on
-    several machines, that storage must be shared (MediaStorage on shared storage; see README.md).
-    """
-    storage_class = getattr(settings, "IMPORT_EXPORT_TMP_STORAGE_CLASS", TempFolderStorage)
-    if isinstance(storage_class, str):
-        storage_class = import_string(storage_class)
-    return storage_class(name=name, encoding=None, read_mode="rb")
-
-
-@dataclass
-class StoredUpload:
-    """The uploaded file, kept by django-import-export's temporary storage between the steps."""
-
-    storage: BaseStorage
-    layout: CsvLayout
-
-    @staticmethod
-    def open_storage(storage: BaseStorage) -> BinaryIO:
-        if isinstance(storage, TempFolderStorage):
-            # Streamed from disk rather than read into memory.
-            return Path(storage.get_full_path()).open("rb")
-        data = storage.read()
-        if data is None:  # CacheStorage, once expired
-            raise FileNotFoundError(storage.name)
-        return io.BytesIO(data if isinstance(data, bytes) else data.encode("utf-8"))
-
-    def open(self) -> BinaryIO:
-        return self.open_storage(self.storage)
-
-    def remove(self) -> None:
-        stored_file_remove(self.storage)
-
-
-def stored_file_remove(storage: BaseStorage) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        storage.remove()
 
 
 class CrmImportMixin(ImportMixin):

@@ -5,8 +5,8 @@ from django.contrib.admin.models import ADDITION, LogEntry
 from django.utils import translation
 from django.utils.translation import gettext
 
-from profiles.import_admin import StoredUpload, stored_file_remove, tmp_storage
 from profiles.import_progress import DONE, FAILED, RUNNING, import_progress_update
+from profiles.import_uploads import StoredUpload, stored_file_remove, tmp_storage
 from profiles.importing.reading import ImportFileError
 from profiles.importing.services import profile_import_run
 

@@ -16,7 +16,6 @@ from django.urls import reverse
 from bench.crm_file import crm_file_write
 from cdp.celery import app
 from profiles import tasks
-from profiles.import_admin import tmp_storage
 from profiles.import_progress import (
     DONE,
     FAILED,
@@ -25,6 +24,7 @@ from profiles.import_progress import (
     import_progress_start,
     import_progress_update,
 )
+from profiles.import_uploads import tmp_storage
 from profiles.importing.reading import ImportFileError
 from profiles.models import ImportStatus, ProfileImport
 from profiles.tasks import profile_import_task
