@@ -33,7 +33,7 @@ from activations.models import (
     ScheduleKind,
     WithdrawalNotice,
 )
-from activations.selectors import destination_delivery_history
+from activations.selectors import destination_delivery_history, run_batches_done
 from activations.services import (
     campaign_arms_check,
     campaign_preview,
@@ -580,11 +580,7 @@ class CampaignRunAdmin(admin.ModelAdmin):
                 n_held_out=_status_count(DeliveryStatus.HELD_OUT),
                 n_no_consent=_status_count(DeliveryStatus.SUPPRESSED_NO_CONSENT),
                 n_pressure=_status_count(DeliveryStatus.SUPPRESSED_PRESSURE),
-                n_batches_done=Count(
-                    "delivery_batches",
-                    filter=Q(delivery_batches__status__in=[BatchStatus.DONE, BatchStatus.FAILED]),
-                    distinct=True,
-                ),
+                n_batches_done=run_batches_done(),
             )
         )
 

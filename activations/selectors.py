@@ -7,7 +7,16 @@ from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from activations.models import CampaignRun, Delivery, DeliveryStatus, Destination
+from activations.models import BatchStatus, CampaignRun, Delivery, DeliveryStatus, Destination
+
+
+def run_batches_done() -> Count:
+    """A run's progress, to annotate its rows with: its batches that are over, sent or given up."""
+    return Count(
+        "delivery_batches",
+        filter=Q(delivery_batches__status__in=[BatchStatus.DONE, BatchStatus.FAILED]),
+        distinct=True,  # beside other counts over the run's deliveries
+    )
 
 
 def campaign_runs_needing_attention(*, now: datetime.datetime | None = None, days: int = 7) -> QuerySet[CampaignRun]:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from activations.models import BatchStatus, Campaign, CampaignRun, CampaignStatus
+from activations.models import Campaign, CampaignRun, CampaignStatus
+from activations.selectors import run_batches_done
 from profiles.models import ImportStatus, Profile, ProfileImport
 from profiles.selectors import profile_identified_filter
 
@@ -51,11 +52,7 @@ def home_latest_runs(*, limit: int = LATEST_RUNS) -> list[CampaignRun]:
     """The latest runs with their batches done (a run's progress): batches, not deliveries, are counted."""
     return list(
         CampaignRun.objects.select_related("campaign")
-        .annotate(
-            n_batches_done=Count(
-                "delivery_batches", filter=Q(delivery_batches__status__in=[BatchStatus.DONE, BatchStatus.FAILED])
-            )
-        )
+        .annotate(n_batches_done=run_batches_done())
         .order_by("-created_at", "-pk")[:limit]
     )
 
