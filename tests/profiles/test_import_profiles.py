@@ -1,12 +1,15 @@
 """What a CRM import does to profiles, on the row path and (on PostgreSQL) the set-based path."""
 
+import contextlib
 import datetime
+import uuid
+from collections.abc import Iterator
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from profiles.models import ConsentRecord, ImportStatus, MergeLog, MergeReason, Profile
+from profiles.models import ConsentRecord, ImportStatus, MergeLog, MergeReason, Profile, ProfileImport
 from profiles.selectors import consent_gate, consent_gate_allows
 from profiles.services import consent_record, profile_resolve
 from tests.conftest import ALICE_EMAIL, BOB_PHONE
@@ -274,7 +277,23 @@ MESSY_FILE = [
 ]
 
 
-def test_the_set_based_path_gives_the_same_profiles_as_the_row_path(alice, bob, charlie, tmp_path):
+@contextlib.contextmanager
+def role_without_superuser() -> Iterator[None]:
+    """Run as a role that may write the tables but not set session_replication_role (until the transaction ends)."""
+    role = f"cdp_import_test_{uuid.uuid4().hex[:12]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {role} NOSUPERUSER")
+        cursor.execute(f"GRANT ALL ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(f"GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO {role}")
+        cursor.execute(f"SET LOCAL ROLE {role}")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("RESET ROLE")
+
+
+@pytest.mark.parametrize("superuser", [True, False], ids=["triggers-skipped", "triggers-fire"])
+def test_the_set_based_path_gives_the_same_profiles_as_the_row_path(alice, bob, charlie, superuser, caplog):
+    """The same profiles whether the import may skip the foreign keys' triggers (it checks them itself) or not."""
     if connection.vendor != "postgresql":
         pytest.skip("the set-based path is PostgreSQL's")
     data = csv_bytes(MESSY_FILE)
@@ -298,9 +317,40 @@ def test_the_set_based_path_gives_the_same_profiles_as_the_row_path(alice, bob, 
     make_profile(identifiers={"phone": BOB_PHONE}, first_name="Bob", last_name="Durand", city="Nantes")
     make_profile(identifiers={"anonymous_id": "cookie-charlie-42"})
     assert profiles_snapshot() == before
-    by_bulk = import_bytes(data, method="bulk")
+    with role_without_superuser() if not superuser else contextlib.nullcontext():
+        by_bulk = import_bytes(data, method="bulk")
+    checked_row_by_row = "foreign keys are checked row by row" in caplog.text
+    assert checked_row_by_row is not superuser
 
     assert profiles_snapshot() == rows_result
     assert (by_bulk.rows_new, by_bulk.rows_updated, by_bulk.rows_merged, by_bulk.rows_rejected) == rows_counts
     assert sorted(MergeLog.objects.values_list("reason", flat=True)) == rows_merges
     assert rows_counts == (3, 4, 2, 2)
+
+
+def test_an_existing_profile_deleted_while_the_import_runs_fails_it_and_changes_nothing(alice, monkeypatch):
+    """With the triggers skipped, the import locks and checks the profiles it adds to, as the foreign keys would."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the set-based path is PostgreSQL's")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        if not cursor.fetchone()[0]:
+            pytest.skip("the foreign keys' triggers fire for this role: PostgreSQL checks the references itself")
+    from profiles.importing import bulk
+
+    lock = bulk._existing_profiles_lock
+
+    def deleted_meanwhile(cursor):
+        # As a GDPR erasure committed between the import's look-up and its writes would leave it.
+        cursor.execute("DELETE FROM profiles_profile WHERE id = %s", [alice.pk])
+        lock(cursor)
+
+    monkeypatch.setattr(bulk, "_existing_profiles_lock", deleted_meanwhile)
+    before = profiles_snapshot()
+    data = csv_bytes(["Courriel;Ville", f"{ALICE_EMAIL};Paris", "new@exemple.fr;Lille"])
+
+    with pytest.raises(Exception, match="1 of the profiles this import adds to were deleted while it ran"):
+        import_bytes(data, method="bulk")
+
+    assert profiles_snapshot() == before
+    assert ProfileImport.objects.get().status == ImportStatus.FAILED
